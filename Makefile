@@ -1,0 +1,68 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick fake-upstream ci clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# SQLite, the in-memory channel layer and the offline demo model: chat at once.
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	@echo ""
+	@echo "  Open http://$(HOST):$(PORT)/ (the first visit creates the admin account)."
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The suite (unit, socket, multi-process, browser); never the benchmark.
+test: install
+	mkdir -p var
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Production settings must pass Django's deployment checks.
+deploy-check: install
+	DEBUG=0 SECRET_KEY=ci-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+	FIELD_ENCRYPTION_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	ALLOWED_HOSTS=chat.example.com CSRF_TRUSTED_ORIGINS=https://chat.example.com \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install
+	$(PY) -m tests.bench.relay
+
+bench-quick: install
+	$(PY) -m tests.bench.relay --quick
+
+# The scripted fake upstream as a dev server: try every provider style locally.
+fake-upstream: install
+	$(PY) -m providers.fake_upstream --port 8001 --rate 30
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from chatsite import views as site_views
+from conversations import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/<uuid:conversation_id>/", views.conversation_page, name="conversation"),
+    path("api/conversations/", views.api_conversations, name="api-conversations"),
+    path(
+        "api/conversations/<str:conversation_id>/", views.api_conversation, name="api-conversation"
+    ),
+    path("setup/", site_views.setup, name="setup"),
+    path("healthz", site_views.healthz, name="healthz"),
+    path("accounts/login/", site_views.LoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

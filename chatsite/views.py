@@ -1,0 +1,51 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import UserCreationForm
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect, render
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers and compose: the process answers and the database does too."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+class FirstAdminForm(UserCreationForm):  # type: ignore[type-arg]
+    email = forms.EmailField(required=False)
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+
+def setup(request: HttpRequest) -> HttpResponse:
+    """With an empty database, the first visitor creates the admin account; then never again."""
+    User = get_user_model()
+    if User.objects.exists():
+        return redirect("login")
+    form = FirstAdminForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            if User.objects.select_for_update().exists():
+                return redirect("login")
+            user = form.save(commit=False)
+            user.is_staff = True
+            user.is_superuser = True
+            user.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("home")
+    return render(request, "setup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login; on a database with no user yet, it sends the visitor to /setup/."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not get_user_model().objects.exists():
+            return redirect("setup")
+        return super().dispatch(request, *args, **kwargs)

@@ -1,0 +1,184 @@
+"""The conversation websocket: the protocol in docs/architecture.md (and DESIGN.md).
+
+Thin: it validates frames, delegates to actions and the runner, and relays the
+turn events. Each socket sends each (turn, seq) at most once and in order; a gap
+in what the channel layer delivered is filled from the turn log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from conversations import actions
+from conversations.errors import ClientError
+from conversations.groups import conversation_group, turn_group
+from conversations.models import Turn
+from conversations.runner import start_runner
+from conversations.turnlog import Event, get_turn_log
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: str
+    group: str
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        raw_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        conversation = None
+        if user is not None and user.is_authenticated:
+            conversation = await database_sync_to_async(actions.conversation_for_user)(user, raw_id)
+        if conversation is None:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.conversation_id = str(conversation.id)
+        self.group = conversation_group(self.conversation_id)
+        # Highest seq sent on this socket, per followed turn.
+        self.sent: dict[str, int] = {}
+        await database_sync_to_async(actions.expire_stale_turns)(self.conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- client frames -----------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            if text_data is None:
+                raise ClientError("bad_frame", "Frames must be JSON text, not binary.")
+            # Bound the work before parsing: the content limit plus room for JSON escapes.
+            if len(text_data) > settings.CHAT_MAX_MESSAGE_CHARS * 6 + 4096:
+                raise ClientError("too_large", "The frame is too large.")
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                raise ClientError("bad_frame", "Frames must be JSON objects.") from None
+            if not isinstance(frame, dict):
+                raise ClientError("bad_frame", "Frames must be JSON objects.")
+            handler = {
+                "user_message": self.on_user_message,
+                "stop": self.on_stop,
+                "resume": self.on_resume,
+            }.get(frame.get("type"))  # type: ignore[arg-type]
+            if handler is None:
+                raise ClientError("unknown_type", f"Unknown frame type {frame.get('type')!r}.")
+            await handler(frame)
+        except ClientError as exc:
+            await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+
+    async def on_user_message(self, frame: dict[str, Any]) -> None:
+        content = frame.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise ClientError("invalid_content", "content must be a non-empty string.")
+        if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise ClientError(
+                "too_large",
+                f"The message has {len(content):,} characters; "
+                f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}.",
+            )
+        plan = await database_sync_to_async(actions.start_turn)(
+            self.conversation_id,
+            self.scope["user"],
+            content,
+            frame.get("model"),
+            frame.get("options"),
+        )
+        # Follow it from seq 0 so this socket gets turn.started even if another
+        # socket's events race ahead.
+        self.sent.setdefault(plan.turn_id, 0)
+        start_runner(plan)
+
+    async def on_stop(self, frame: dict[str, Any]) -> None:
+        turn_id = self._turn_id(frame)
+        running = await database_sync_to_async(
+            lambda: (
+                Turn.objects.running()
+                .filter(id=turn_id, conversation_id=self.conversation_id)
+                .exists()
+            )
+        )()
+        if not running:
+            raise ClientError("not_running", "That turn is not running.")
+        # The runner may live in another process: it listens on its turn's group.
+        await self.channel_layer.group_send(turn_group(turn_id), {"type": "turn.stop"})
+
+    async def on_resume(self, frame: dict[str, Any]) -> None:
+        turn_id = self._turn_id(frame)
+        after_seq = frame.get("after_seq", 0)
+        if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
+            raise ClientError("bad_frame", "after_seq must be a non-negative integer.")
+        exists = await database_sync_to_async(
+            lambda: Turn.objects.filter(
+                id=turn_id, conversation_id=self.conversation_id, role=Turn.Role.ASSISTANT
+            ).exists()
+        )()
+        if not exists:
+            raise ClientError("not_found", "No such turn in this conversation.")
+        start = max(after_seq, self.sent.get(turn_id, after_seq))
+        events = await get_turn_log().read(turn_id, start)
+        if events is None:
+            await self._send_snapshot(turn_id)
+            return
+        self.sent[turn_id] = start
+        await self._send_events(turn_id, events)
+
+    async def _send_snapshot(self, turn_id: str) -> None:
+        turn = await database_sync_to_async(
+            lambda: Turn.objects.only("reasoning_content", "content", "status", "seq").get(
+                id=turn_id
+            )
+        )()
+        self.sent[turn_id] = turn.seq
+        await self.send_json(
+            {
+                "type": "turn.snapshot",
+                "turn": turn_id,
+                "seq": turn.seq,
+                "status": turn.status,
+                "reasoning_content": turn.reasoning_content,
+                "content": turn.content,
+            }
+        )
+
+    @staticmethod
+    def _turn_id(frame: dict[str, Any]) -> str:
+        try:
+            return str(uuid.UUID(str(frame.get("turn"))))
+        except ValueError:
+            raise ClientError("bad_frame", "turn must be a turn id.") from None
+
+    # --- channel layer -----------------------------------------------------
+
+    async def turn_events(self, message: dict[str, Any]) -> None:
+        turn_id: str = message["turn"]
+        events: list[Event] = message["events"]
+        last = self.sent.get(turn_id)
+        if last is None:
+            if events[0]["seq"] != 1:
+                return  # a turn this socket does not follow: the client resumes it if it wants
+            last = self.sent[turn_id] = 0
+        if events[0]["seq"] > last + 1:
+            # The layer lost something: the log has every event.
+            missing = await get_turn_log().read(turn_id, last)
+            if missing:
+                await self._send_events(turn_id, missing)
+        await self._send_events(turn_id, events)
+
+    async def _send_events(self, turn_id: str, events: list[Event]) -> None:
+        last = self.sent.get(turn_id, 0)
+        for event in events:
+            if event["seq"] == last + 1:
+                await self.send(text_data=json.dumps(event))
+                last = event["seq"]
+        self.sent[turn_id] = last

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def for_user(self, user: Any) -> ConversationQuerySet:
+        """Every lookup a user makes goes through here: another user's rows don't exist."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # The sidebar: a user's conversations, most recent first.
+            models.Index(fields=["owner", "-updated"], name="conversation_owner_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class TurnQuerySet(models.QuerySet["Turn"]):
+    def for_user(self, user: Any) -> TurnQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(conversation__owner=user)
+
+    def running(self) -> TurnQuerySet:
+        return self.filter(status=Turn.Status.STREAMING)
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming"
+        COMPLETED = "completed"
+        STOPPED = "stopped"
+        FAILED = "failed"
+        INCOMPLETE = "incomplete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # The answer: the only text that ever goes back to a model.
+    content = models.TextField(blank=True)
+    # The chain of thought: shown and stored, never replayed.
+    reasoning_content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    model = models.CharField(max_length=300, blank=True)  # "<provider>/<model id>"
+    options = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    timings = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    # Last event sequence number reflected in the stored text (snapshot + log = whole turn).
+    seq = models.PositiveIntegerField(default=0)
+    # A running turn's owner renews this; past it, the process is presumed dead.
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    objects = TurnQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "index"], name="turn_unique_index"),
+            # One running turn per conversation: the database itself answers `busy`.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status="streaming"),
+                name="turn_one_streaming_per_conversation",
+            ),
+            models.CheckConstraint(
+                condition=Q(role="assistant") | Q(reasoning_content=""),
+                name="turn_only_assistant_reasons",
+            ),
+        ]
+        indexes = [
+            # Finding turns whose process died (lease expired) without scanning history.
+            models.Index(
+                fields=["lease_expires"],
+                condition=Q(status="streaming"),
+                name="turn_streaming_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} turn {self.index} of {self.conversation_id}"

@@ -1,0 +1,332 @@
+"""The generation runner: one asyncio task per turn, owned by the server, not the socket.
+
+It reads the provider's stream, coalesces deltas for CHAT_COALESCE_SECONDS into
+one event, numbers every event (seq 1 is `turn.started`), appends them to the turn
+log and wakes the conversation's sockets through the channel layer. It checkpoints
+the text to the database about once a second (never per token), renews the turn's
+lease, and stores the final state before it sends the terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from conversations import actions
+from conversations.groups import conversation_group, turn_group
+from conversations.models import Turn
+from conversations.turnlog import Event, get_turn_log
+from providers.clients import client_for
+from providers.clients.base import (
+    ClientConfig,
+    ContentDelta,
+    Done,
+    ProviderError,
+    ReasoningDelta,
+    Stalled,
+    StreamCut,
+    Usage,
+)
+
+logger = logging.getLogger(__name__)
+
+# Runners alive in this process, by turn id (also keeps their tasks referenced).
+RUNNERS: dict[str, TurnRunner] = {}
+
+# The runner's DB work runs in the thread pool, not the one shared sync thread:
+# a thousand turns checkpointing must not queue behind each other.
+_db = database_sync_to_async
+
+
+def _in_pool(func: Any) -> Any:
+    return _db(func, thread_sensitive=False)
+
+
+class TurnRunner:
+    def __init__(self, plan: actions.TurnPlan):
+        self.plan = plan
+        self.turn_id = plan.turn_id
+        self.layer = get_channel_layer()
+        self.log = get_turn_log()
+        self.group = conversation_group(plan.conversation_id)
+        self.seq = 0
+        self.reasoning: list[str] = []  # published text, as of self.seq
+        self.content: list[str] = []
+        self.pending: list[tuple[str, list[str]]] = []
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.got_delta = False
+        self.stop_requested = False
+        self.lost = False  # another process expired our lease
+        self.task: asyncio.Task[None] | None = None
+        self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._publish_lock = asyncio.Lock()
+        self._checkpointed_seq = 0
+        self._t0 = time.monotonic()
+        self._first_reasoning: float | None = None
+        self._first_content: float | None = None
+
+    # --- lifecycle -------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        RUNNERS[self.turn_id] = self
+        self.task = asyncio.create_task(self.run(), name=f"turn-{self.turn_id}")
+        self.task.add_done_callback(lambda _t: RUNNERS.pop(self.turn_id, None))
+        return self.task
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+        if self._upstream is not None:
+            self._upstream.cancel()
+
+    async def run(self) -> None:
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(turn_group(self.turn_id), channel)
+        listener = asyncio.create_task(self._listen(channel))
+        keeper = asyncio.create_task(self._keep())
+        status: str = Turn.Status.FAILED
+        error: ProviderError | None = None
+        try:
+            await self._publish(
+                [
+                    self._event(
+                        "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
+                    )
+                ]
+            )
+            self._upstream = asyncio.create_task(self._consume())
+            try:
+                status, error = await self._upstream
+            except asyncio.CancelledError:
+                if self.stop_requested or self.lost:
+                    status = Turn.Status.STOPPED
+                else:
+                    raise
+        except asyncio.CancelledError:
+            # The process is going away (shutdown): keep what we have, mark it.
+            status = Turn.Status.INCOMPLETE
+            error = ProviderError(actions.INTERRUPTED_MESSAGE)
+            error.code = "interrupted"
+            await asyncio.shield(self._finish(status, error))
+            raise
+        except Exception as exc:  # a bug must not leave the turn streaming forever
+            logger.exception("turn %s failed", self.turn_id)
+            error = ProviderError(f"Internal error: {type(exc).__name__}")
+            error.code = "internal"
+            status = Turn.Status.FAILED
+        finally:
+            listener.cancel()
+            keeper.cancel()
+            await self.layer.group_discard(turn_group(self.turn_id), channel)
+        await self._finish(status, error)
+
+    async def _listen(self, channel: str) -> None:
+        while True:
+            message = await self.layer.receive(channel)
+            if message.get("type") == "turn.stop":
+                self.request_stop()
+
+    async def _keep(self) -> None:
+        """Checkpoint about once a second while text changes; renew the lease while silent."""
+        interval = settings.CHAT_CHECKPOINT_SECONDS
+        renew_every = max(interval, settings.CHAT_LEASE_SECONDS / 3)
+        last_write = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if self.seq != self._checkpointed_seq:
+                    seq = self.seq
+                    ok = await _in_pool(actions.checkpoint_turn)(
+                        self.turn_id, "".join(self.reasoning), "".join(self.content), seq
+                    )
+                    self._checkpointed_seq = seq
+                elif time.monotonic() - last_write >= renew_every:
+                    ok = await _in_pool(actions.renew_lease)(self.turn_id)
+                else:
+                    continue
+            except Exception:
+                # The next tick tries again; the final save has its own retries.
+                logger.warning("checkpoint of turn %s failed", self.turn_id, exc_info=True)
+                continue
+            last_write = time.monotonic()
+            if not ok:
+                logger.warning("turn %s was finished elsewhere; stopping", self.turn_id)
+                self.lost = True
+                if self._upstream is not None:
+                    self._upstream.cancel()
+                return
+
+    # --- upstream --------------------------------------------------------
+
+    async def _consume(self) -> tuple[str, ProviderError | None]:
+        plan = self.plan
+        client = client_for(plan.style, ClientConfig(base_url=plan.base_url, api_key=plan.api_key))
+        attempt = 0
+        while True:
+            try:
+                async for event in client.stream(plan.request):
+                    if isinstance(event, ReasoningDelta):
+                        self._delta("reasoning", event.text)
+                    elif isinstance(event, ContentDelta):
+                        self._delta("content", event.text)
+                    elif isinstance(event, Usage):
+                        self.usage = event
+                    elif isinstance(event, Done):
+                        self.finish_reason = event.finish_reason
+                return Turn.Status.COMPLETED, None
+            except ProviderError as exc:
+                # Retry only before the first token: after it, a retry would double text.
+                if exc.retryable and not self.got_delta and attempt < settings.UPSTREAM_RETRIES:
+                    delay = settings.UPSTREAM_RETRY_BASE_SECONDS * 2**attempt
+                    attempt += 1
+                    logger.info(
+                        "turn %s: %s; retry %d in %.1fs", self.turn_id, exc.code, attempt, delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if isinstance(exc, StreamCut | Stalled):
+                    return Turn.Status.INCOMPLETE, exc
+                return Turn.Status.FAILED, exc
+
+    def _delta(self, kind: str, text: str) -> None:
+        if not text:
+            return
+        now = time.monotonic()
+        if kind == "reasoning" and self._first_reasoning is None:
+            self._first_reasoning = now
+        if kind == "content" and self._first_content is None:
+            self._first_content = now
+        self.got_delta = True
+        if self.pending and self.pending[-1][0] == kind:
+            self.pending[-1][1].append(text)
+        else:
+            self.pending.append((kind, [text]))
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(
+                settings.CHAT_COALESCE_SECONDS, self._flush_soon
+            )
+
+    def _flush_soon(self) -> None:
+        self._flush_handle = None
+        asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        async with self._publish_lock:
+            pending, self.pending = self.pending, []
+            events = []
+            for kind, parts in pending:
+                text = "".join(parts)
+                (self.reasoning if kind == "reasoning" else self.content).append(text)
+                events.append(self._event(f"{kind}.delta", text=text))
+            if events:
+                await self._send(events)
+
+    # --- events ----------------------------------------------------------
+
+    def _event(self, type_: str, **fields: Any) -> Event:
+        self.seq += 1
+        return {"type": type_, "turn": self.turn_id, "seq": self.seq, **fields}
+
+    async def _publish(self, events: list[Event]) -> None:
+        async with self._publish_lock:
+            await self._send(events)
+
+    async def _send(self, events: list[Event]) -> None:
+        # The log first: it is the copy a late or lagging socket reads.
+        try:
+            await self.log.append(self.turn_id, events)
+        except Exception:
+            logger.warning("turn log append failed for %s", self.turn_id, exc_info=True)
+        try:
+            await self.layer.group_send(
+                self.group, {"type": "turn.events", "turn": self.turn_id, "events": events}
+            )
+        except Exception:
+            logger.warning("group_send failed for %s", self.turn_id, exc_info=True)
+
+    def _timings(self) -> dict[str, int | None]:
+        end = time.monotonic()
+
+        def ms(t: float | None) -> int | None:
+            return None if t is None else round((t - self._t0) * 1000)
+
+        reasoning_duration = None
+        if self._first_reasoning is not None:
+            until = self._first_content if self._first_content is not None else end
+            reasoning_duration = round((until - self._first_reasoning) * 1000)
+        return {
+            "reasoning_first_token": ms(self._first_reasoning),
+            "content_first_token": ms(self._first_content),
+            "reasoning_duration": reasoning_duration,
+            "total": ms(end),
+        }
+
+    async def _finish(self, status: str, error: ProviderError | None) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        await self._flush()
+        async with self._publish_lock:
+            usage = (self.usage or Usage()).as_dict()
+            timings = self._timings()
+            error_dict = {"code": error.code, "message": error.message} if error else None
+            seq = self.seq + 1
+            stored = await self._store_final(status, seq, usage, timings, error_dict)
+            if not stored:
+                return  # finished elsewhere (our lease expired); that process told the sockets
+            type_ = {
+                Turn.Status.COMPLETED: "turn.completed",
+                Turn.Status.STOPPED: "turn.stopped",
+            }.get(status, "turn.failed")  # type: ignore[call-overload]
+            fields: dict[str, Any] = {"usage": usage, "timings": timings}
+            if type_ == "turn.failed":
+                fields["error"] = error_dict or {"code": "failed", "message": "The turn failed."}
+            await self._send([self._event(type_, **fields)])
+        try:
+            await self.log.close(self.turn_id)
+        except Exception:
+            logger.warning("turn log close failed for %s", self.turn_id, exc_info=True)
+
+    async def _store_final(
+        self, status: str, seq: int, usage: dict[str, Any], timings: dict[str, Any], error: Any
+    ) -> bool:
+        """The final save is retried; a database that stays down is logged loudly."""
+        delay = 0.2
+        for attempt in range(6):
+            try:
+                return bool(
+                    await _in_pool(actions.finish_turn)(
+                        self.turn_id,
+                        status=status,
+                        reasoning="".join(self.reasoning),
+                        content="".join(self.content),
+                        seq=seq,
+                        usage=usage,
+                        timings=timings,
+                        error=error,
+                    )
+                )
+            except Exception:
+                logger.warning(
+                    "final save of turn %s failed (try %d)",
+                    self.turn_id,
+                    attempt + 1,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+        logger.error("final save of turn %s lost after retries", self.turn_id)
+        return False
+
+
+def start_runner(plan: actions.TurnPlan) -> TurnRunner:
+    runner = TurnRunner(plan)
+    runner.start()
+    return runner

@@ -1,0 +1,115 @@
+"""The per-turn event log: the real copy of every event, readable from any seq.
+
+The channel layer only wakes sockets (and may drop messages); a socket that
+connects late, resumes, or notices a gap reads what it missed from here. In
+memory by default (one process); a Redis stream when REDIS_URL is set, so every
+process reads the same log. A finished turn's log expires after
+CHAT_LOG_RETENTION_SECONDS; `resume` then gets the database snapshot instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from typing import Any, Protocol
+
+from django.conf import settings
+
+Event = dict[str, Any]
+
+
+class TurnLog(Protocol):
+    async def append(self, turn_id: str, events: list[Event]) -> None: ...
+
+    async def read(self, turn_id: str, after_seq: int) -> list[Event] | None:
+        """Events with seq > after_seq, or None when the turn's log is not kept."""
+        ...
+
+    async def close(self, turn_id: str) -> None:
+        """The turn has ended: keep its log a while for late readers, then drop it."""
+        ...
+
+
+class MemoryTurnLog:
+    def __init__(self) -> None:
+        self._logs: dict[str, list[Event]] = {}
+
+    async def append(self, turn_id: str, events: list[Event]) -> None:
+        self._logs.setdefault(turn_id, []).extend(events)
+
+    async def read(self, turn_id: str, after_seq: int) -> list[Event] | None:
+        log = self._logs.get(turn_id)
+        if log is None or not log or log[0]["seq"] > after_seq + 1:
+            return None
+        # seq numbers are contiguous from the first kept one.
+        return log[max(0, after_seq - log[0]["seq"] + 1) :]
+
+    async def close(self, turn_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(settings.CHAT_LOG_RETENTION_SECONDS, self._logs.pop, turn_id, None)
+
+
+class RedisTurnLog:
+    """A Redis stream per turn; entry ids are `<seq>-1`, so XRANGE reads from a seq."""
+
+    # A running turn's log outlives a dead process by this much at most.
+    RUNNING_TTL = 24 * 3600
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _redis(self) -> Any:
+        import redis.asyncio as redis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = redis.Redis.from_url(self.url)
+            self._clients[loop] = client
+        return client
+
+    @staticmethod
+    def key(turn_id: str) -> str:
+        return f"chat:turnlog:{turn_id}"
+
+    async def append(self, turn_id: str, events: list[Event]) -> None:
+        key = self.key(turn_id)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.xadd(key, {"e": json.dumps(event)}, id=f"{event['seq']}-1")
+            if events and events[0]["seq"] == 1:
+                pipe.expire(key, self.RUNNING_TTL)
+            await pipe.execute()
+
+    async def read(self, turn_id: str, after_seq: int) -> list[Event] | None:
+        key = self.key(turn_id)
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.exists(key)
+            pipe.xrange(key, min=f"{after_seq + 1}-0", max="+")
+            exists, entries = await pipe.execute()
+        if not exists:
+            return None
+        return [json.loads(fields[b"e"]) for _id, fields in entries]
+
+    async def close(self, turn_id: str) -> None:
+        await self._redis().expire(self.key(turn_id), settings.CHAT_LOG_RETENTION_SECONDS)
+
+
+_log: TurnLog | None = None
+
+
+def get_turn_log() -> TurnLog:
+    global _log
+    if _log is None:
+        _log = RedisTurnLog(settings.REDIS_URL) if settings.REDIS_URL else MemoryTurnLog()
+    return _log
+
+
+def reset_turn_log() -> None:
+    """For tests that change REDIS_URL."""
+    global _log
+    _log = None

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "Providers and models"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from providers.demo import ensure_demo_provider
+
+        post_migrate.connect(ensure_demo_provider, sender=self)

@@ -1,0 +1,109 @@
+"""Chat completions (`POST {base}/chat/completions`, SSE): DeepSeek, Ark chat, Qianfan v2,
+Coreshub, new-api / one-api gateways, vLLM, OpenRouter.
+
+Reasoning arrives as `delta.reasoning_content`, `delta.reasoning`, or inline in
+`delta.content` between `<think>` tags; usage on the last chunk with choices, on a
+chunk of its own with `"choices": []`, or never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from providers.clients.base import (
+    BaseClient,
+    Done,
+    Event,
+    ProviderError,
+    ReasoningDelta,
+    StreamCut,
+    StreamRequest,
+    Usage,
+    error_message,
+)
+from providers.clients.sse import iter_sse
+from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
+from providers.clients.think import ThinkTagParser
+
+
+def usage_from(data: dict[str, Any]) -> Usage:
+    details = data.get("completion_tokens_details")
+    reasoning = as_int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    if reasoning is None:
+        reasoning = as_int(data.get("reasoning_tokens"))
+    return Usage(
+        prompt_tokens=as_int(data.get("prompt_tokens")),
+        completion_tokens=as_int(data.get("completion_tokens")),
+        reasoning_tokens=reasoning,
+        total_tokens=as_int(data.get("total_tokens")),
+    )
+
+
+class ChatCompletionsClient(BaseClient):
+    path = "/chat/completions"
+
+    def payload(self, request: StreamRequest) -> dict[str, Any]:
+        # Never logprobs, top_logprobs, logit_bias or temperature: reasoning models
+        # reject or ignore them.
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.max_tokens is not None:
+            payload["max_tokens"] = request.max_tokens
+        if request.thinking is not None:
+            payload["thinking"] = {"type": request.thinking}
+        if request.effort is not None:
+            payload["reasoning_effort"] = request.effort
+        return payload
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
+        parser = ThinkTagParser()
+        usage: Usage | None = None
+        finish_reason: str | None = None
+        done = False
+        try:
+            async with open_stream(self, self.payload(request)) as response:
+                async for _, data in iter_sse(response):
+                    if data.strip() == "[DONE]":
+                        done = True
+                        break
+                    chunk = parse_chunk(self, data)
+                    if not isinstance(chunk, dict):
+                        continue
+                    if chunk.get("error") or chunk.get("error_code"):  # Qianfan: error_code
+                        message = error_message(chunk) or "The provider reported an error."
+                        raise ProviderError(self.scrub(message))
+                    if isinstance(chunk.get("usage"), dict):
+                        usage = usage_from(chunk["usage"])
+                    for choice in chunk.get("choices") or ():
+                        if not isinstance(choice, dict):
+                            continue
+                        delta = choice.get("delta")
+                        if isinstance(delta, dict):
+                            reasoning = delta.get("reasoning_content")
+                            if not (isinstance(reasoning, str) and reasoning):
+                                reasoning = delta.get("reasoning")
+                            if isinstance(reasoning, str) and reasoning:
+                                yield ReasoningDelta(reasoning)
+                            content = delta.get("content")
+                            if isinstance(content, str) and content:
+                                for event in parser.feed(content):
+                                    yield event
+                        if choice.get("finish_reason"):
+                            finish_reason = str(choice["finish_reason"])
+            if not done and finish_reason is None:
+                raise StreamCut(CUT_MESSAGE)
+        except ProviderError:
+            # What the parser still holds was received: the partial answer keeps it.
+            for event in parser.flush():
+                yield event
+            raise
+        for event in parser.flush():
+            yield event
+        if usage is not None:
+            yield usage
+        yield Done(finish_reason)

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from providers import crypto
+
+
+class ApiStyle(models.TextChoices):
+    CHAT_COMPLETIONS = "chat-completions", "Chat completions"
+    RESPONSES = "responses", "Responses"
+    DEMO = "demo", "Offline demo"
+
+
+class ThinkingMode(models.TextChoices):
+    ENABLED = "enabled", "Enabled"
+    DISABLED = "disabled", "Disabled"
+    AUTO = "auto", "Auto"
+
+
+class Effort(models.TextChoices):
+    MINIMAL = "minimal", "Minimal"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    MAX = "max", "Max"
+
+
+def validate_provider_name(value: str) -> None:
+    # A model reference is "<provider name>/<model id>", split on the first "/".
+    if "/" in value:
+        raise ValidationError("A provider name cannot contain '/'.")
+
+
+class Provider(models.Model):
+    name = models.CharField(max_length=64, unique=True, validators=[validate_provider_name])
+    style = models.CharField(max_length=32, choices=ApiStyle.choices)
+    base_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Up to the API root, with any /v1, /api/v3 or /v2: requests go to "
+        "base URL + /chat/completions or /responses.",
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def active_key(self) -> ApiKey | None:
+        return self.api_keys.filter(enabled=True).order_by("-created").first()
+
+
+class ApiKey(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100, blank=True)
+    # Fernet token; the plaintext never leaves `secret()`.
+    encrypted_secret = models.TextField(editable=False)
+    last_four = models.CharField(max_length=4, editable=False)
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.label or 'key'} (…{self.last_four})"
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.pk} …{self.last_four}>"
+
+    def set_secret(self, secret: str) -> None:
+        self.encrypted_secret = crypto.encrypt(secret)
+        self.last_four = secret[-4:]
+
+    def secret(self) -> str:
+        return crypto.decrypt(self.encrypted_secret)
+
+
+class ChatModel(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    model_id = models.CharField(max_length=200, help_text="The upstream id, e.g. deepseek-v4-pro")
+    display_name = models.CharField(max_length=200, blank=True)
+    # Which thinking modes / efforts the model accepts; empty: the parameter is never sent.
+    thinking_modes = models.JSONField(default=list, blank=True)
+    default_thinking = models.CharField(max_length=16, choices=ThinkingMode.choices, blank=True)
+    efforts = models.JSONField(default=list, blank=True)
+    default_effort = models.CharField(max_length=16, choices=Effort.choices, blank=True)
+    max_output_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Sent by default."
+    )
+    max_output_tokens_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Upper bound."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["provider__name", "model_id"]
+        constraints = [
+            # The model reference "<provider>/<model id>" must name exactly one row.
+            models.UniqueConstraint(fields=["provider", "model_id"], name="chatmodel_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider.name}/{self.model_id}"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.ref
+
+    def clean(self) -> None:
+        bad = [m for m in self.thinking_modes if m not in ThinkingMode.values]
+        bad += [e for e in self.efforts if e not in Effort.values]
+        if bad:
+            raise ValidationError(f"Unknown values: {', '.join(map(str, bad))}")
+        if self.default_thinking and self.default_thinking not in self.thinking_modes:
+            raise ValidationError({"default_thinking": "Not one of the model's thinking modes."})
+        if self.default_effort and self.default_effort not in self.efforts:
+            raise ValidationError({"default_effort": "Not one of the model's efforts."})
+        limit, default = self.max_output_tokens_limit, self.max_output_tokens
+        if limit and default and default > limit:
+            raise ValidationError({"max_output_tokens": "Above the limit."})

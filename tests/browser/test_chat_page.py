@@ -1,0 +1,132 @@
+"""A person in Chromium: sign in, chat with the offline demo, watch it think, reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import IN_CI
+
+CHROMIUM = shutil.which("chromium")
+if not CHROMIUM:
+    if IN_CI:
+        raise RuntimeError("CI=true: Debian's chromium is required for the browser tests")
+    pytest.skip("chromium is not installed", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+SHOTS = os.environ.get("SCREENSHOT_DIR", "var/screenshots")
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(daphne_factory, django_user_model):  # type: ignore[no-untyped-def]
+    django_user_model.objects.create_user("alice", password="alice-pass-123")
+    return daphne_factory(DEMO_DELAY_SECONDS="0.03")
+
+
+def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-pass-123")
+    page.click("button[type=submit]")
+
+
+def test_chat_with_the_demo_model(server, browser):  # type: ignore[no-untyped-def]
+    os.makedirs(SHOTS, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    sign_in(page, server.url)
+    expect(page.locator("#model")).to_have_value("demo/reasoner")
+
+    page.fill("#message", "Why is the sky blue? <b>bold?</b>")
+    page.keyboard.press("Enter")
+    reasoning = page.locator(".turn-assistant .reasoning-text").first
+    expect(reasoning).not_to_be_empty(timeout=10_000)
+    expect(page.locator(".reasoning-label").first).to_have_text("Thinking…")
+    expect(page.locator("#stop")).to_be_visible()
+    page.wait_for_timeout(600)
+    page.screenshot(path=f"{SHOTS}/chat-mid-stream.png")
+    timer = page.locator(".reasoning-timer").first.text_content()
+    assert timer and timer.endswith(" s")
+
+    answer = page.locator(".turn-assistant .answer").first
+    expect(answer).not_to_be_empty(timeout=20_000)
+    expect(page.locator(".turn-assistant .turn-status").first).to_contain_text(
+        "tokens", timeout=30_000
+    )
+    expect(page.locator(".reasoning-label").first).to_have_text("Thought")
+    page.screenshot(path=f"{SHOTS}/chat-done.png")
+    # The question was shown as text, not as HTML.
+    expect(page.locator(".turn-user .bubble").first).to_have_text(
+        "Why is the sky blue? <b>bold?</b>"
+    )
+    assert page.locator(".turn-user b").count() == 0
+    assert "/c/" in page.url
+    stored_answer = answer.text_content()
+    stored_reasoning = reasoning.text_content()
+
+    # Reload: everything as stored, reasoning collapsed in its panel.
+    page.reload()
+    expect(page.locator(".turn-assistant .answer").first).to_have_text(stored_answer or "")
+    assert page.locator(".turn-assistant .reasoning-text").first.text_content() == stored_reasoning
+    expect(page.locator(".conversation-link.active")).to_contain_text("Why is the sky blue?")
+    assert not errors, errors
+
+
+def test_closing_the_tab_mid_turn_and_coming_back(server, browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server.url)
+    page.fill("#message", "Tell me a long story")
+    page.keyboard.press("Enter")
+    expect(page.locator(".turn-assistant .reasoning-text").first).not_to_be_empty(timeout=10_000)
+    url = page.url
+    partial = page.locator(".turn-assistant .reasoning-text").first.text_content() or ""
+    page.close()
+
+    page = context.new_page()
+    page.goto(url)
+    answer = page.locator(".turn-assistant .answer").first
+    expect(page.locator(".turn-assistant .turn-status").first).to_contain_text(
+        "tokens", timeout=30_000
+    )
+    final_reasoning = page.locator(".turn-assistant .reasoning-text").first.text_content() or ""
+    assert final_reasoning.startswith(partial)
+    # Nothing doubled: the stored answer and the page agree exactly.
+    import json
+    import urllib.request
+
+    conversation_id = url.rstrip("/").rsplit("/", 1)[1]
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    req = urllib.request.Request(
+        f"{server.url}/api/conversations/{conversation_id}/",
+        headers={"Cookie": f"sessionid={cookies['sessionid']}"},
+    )
+    data = json.load(urllib.request.urlopen(req))
+    turn = data["turns"][1]
+    assert turn["status"] == "completed"
+    assert answer.text_content() == turn["content"]
+    assert final_reasoning == turn["reasoning_content"]

@@ -1,0 +1,223 @@
+"""Shared fixtures: users, a conversation, the scripted fake upstream, providers on it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from providers.fake_upstream import FakeUpstream
+
+IN_CI = os.environ.get("CI") == "true"
+TEST_API_KEY = "sk-test-0123456789abcdef"
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Locally a missing service skips its tests; in CI it fails them."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return
+    except OSError:
+        message = f"{name} is not reachable on {host}:{port}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: services are required)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server() -> Iterator[FakeUpstream]:
+    server = FakeUpstream(api_key=TEST_API_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake_upstream_server.reset()
+    yield fake_upstream_server
+    fake_upstream_server.reset()
+
+
+# --- Django side -------------------------------------------------------------
+
+ORIGIN = b"http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def alice(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def bob(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def conversation(alice):  # type: ignore[no-untyped-def]
+    from conversations.models import Conversation
+
+    return Conversation.objects.create(owner=alice)
+
+
+def _make_provider(name: str, style: str, base_url: str, api_key: str, **model_fields):  # type: ignore[no-untyped-def]
+    from providers.models import ApiKey, ChatModel, Provider
+
+    provider = Provider.objects.create(name=name, style=style, base_url=base_url)
+    key = ApiKey(provider=provider, label="test")
+    key.set_secret(api_key)
+    key.save()
+    ChatModel.objects.create(provider=provider, model_id="fake-r1", **model_fields)
+    return provider
+
+
+@pytest.fixture
+def chat_provider(fake_upstream):  # type: ignore[no-untyped-def]
+    """A chat-completions provider on the fake upstream; model ref "fake/fake-r1"."""
+    return _make_provider(
+        "fake",
+        "chat-completions",
+        fake_upstream.base_url,
+        TEST_API_KEY,
+        thinking_modes=["enabled", "disabled"],
+        efforts=["high", "max"],
+        max_output_tokens=2048,
+    )
+
+
+@pytest.fixture
+def responses_provider(fake_upstream):  # type: ignore[no-untyped-def]
+    """A responses-style provider on the fake upstream; model ref "fake-resp/fake-r1"."""
+    return _make_provider(
+        "fake-resp",
+        "responses",
+        fake_upstream.base_url,
+        TEST_API_KEY,
+        thinking_modes=["enabled", "disabled", "auto"],
+        efforts=["minimal", "low", "medium", "high"],
+        max_output_tokens=2048,
+    )
+
+
+def session_cookie(user) -> str:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.fixture
+def ws_for():  # type: ignore[no-untyped-def]
+    """Make a WebsocketCommunicator on the real ASGI app, as a signed-in user with a good Origin."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+
+    async def make(user, conversation_id, origin: bytes = ORIGIN):  # type: ignore[no-untyped-def]
+        headers = [(b"origin", origin)]
+        if user is not None:
+            cookie = await database_sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+        return WebsocketCommunicator(
+            application, f"/ws/conversations/{conversation_id}/", headers=headers
+        )
+
+    return make
+
+
+# --- real daphne processes ----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """Environment for a daphne subprocess that shares the test database."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["SQLITE_PATH"] = str(db["NAME"])
+        env.pop("DATABASE_URL", None)
+    else:
+        url = env["DATABASE_URL"]
+        env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + str(db["NAME"])
+    env.setdefault("DEMO_PROVIDER", "1")
+    env.update(extra)
+    return env
+
+
+class DaphneProcess:
+    def __init__(self, env: dict[str, str]):
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(f"var/daphne-{self.port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "chatsite.asgi:application",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 20) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited: {open(self.log.name).read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("daphne did not become ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture
+def daphne_factory(transactional_db):  # type: ignore[no-untyped-def]
+    os.makedirs("var", exist_ok=True)
+    started: list[DaphneProcess] = []
+
+    def start(**extra: str) -> DaphneProcess:
+        server = DaphneProcess(server_env(**extra))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

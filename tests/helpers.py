@@ -1,0 +1,40 @@
+"""Helpers for socket tests: collect events until a turn ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+TERMINAL = {"turn.completed", "turn.failed", "turn.stopped"}
+
+
+async def collect_turn(ws: Any, within: float = 10.0) -> list[dict[str, Any]]:
+    """Every frame until a terminal turn event (errors included, in order)."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(within):
+        while True:
+            frame = await ws.receive_json_from(timeout=within)
+            frames.append(frame)
+            if frame.get("type") in TERMINAL:
+                return frames
+
+
+def texts(frames: list[dict[str, Any]]) -> tuple[str, str]:
+    reasoning = "".join(f["text"] for f in frames if f["type"] == "reasoning.delta")
+    content = "".join(f["text"] for f in frames if f["type"] == "content.delta")
+    return reasoning, content
+
+
+def assert_contiguous(frames: list[dict[str, Any]], start: int = 1) -> None:
+    seqs = [f["seq"] for f in frames if "seq" in f and f.get("type") != "turn.snapshot"]
+    assert seqs == list(range(start, start + len(seqs))), seqs
+
+
+async def wait_for(predicate: Any, within: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy."""
+    async with asyncio.timeout(within):
+        while True:
+            value = await predicate()
+            if value:
+                return value
+            await asyncio.sleep(interval)

@@ -1,0 +1,147 @@
+"""JSON endpoints, pages and their scoping to the requesting user."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from conversations.models import Conversation, Turn
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_gets_403_json(client):
+    for resp in (client.get("/api/conversations/"), client.post("/api/conversations/")):
+        assert resp.status_code == 403
+        assert resp.json()["error"]["code"] == "forbidden"
+
+
+def test_create_and_read_a_conversation(client, alice):
+    client.force_login(alice)
+    resp = client.post("/api/conversations/", data="{}", content_type="application/json")
+    assert resp.status_code == 201
+    conversation_id = resp.json()["id"]
+    conversation = Conversation.objects.get(id=conversation_id)
+    assert conversation.owner == alice
+    Turn.objects.create(
+        conversation=conversation, index=0, role="user", content="q", status="completed"
+    )
+    Turn.objects.create(
+        conversation=conversation,
+        index=1,
+        role="assistant",
+        content="a",
+        reasoning_content="r",
+        status="completed",
+        model="fake/fake-r1",
+        usage={
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+            "reasoning_tokens": 1,
+            "total_tokens": 3,
+        },
+        timings={
+            "reasoning_first_token": 5,
+            "content_first_token": 9,
+            "reasoning_duration": 4,
+            "total": 12,
+        },
+    )
+    data = client.get(f"/api/conversations/{conversation_id}/").json()
+    assert data["id"] == conversation_id
+    assert [t["role"] for t in data["turns"]] == ["user", "assistant"]
+    answer = data["turns"][1]
+    assert answer["content"] == "a" and answer["reasoning_content"] == "r"
+    assert answer["status"] == "completed" and answer["model"] == "fake/fake-r1"
+    assert answer["usage"]["reasoning_tokens"] == 1 and answer["timings"]["total"] == 12
+    assert answer["error"] is None
+    assert set(answer) >= {
+        "id",
+        "role",
+        "content",
+        "reasoning_content",
+        "status",
+        "model",
+        "usage",
+        "timings",
+        "error",
+    }
+
+
+def test_csrf_is_enforced_on_writes(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert (
+        client.post("/api/conversations/", data="{}", content_type="application/json").status_code
+        == 403
+    )
+    assert Conversation.objects.count() == 0
+
+
+def test_another_users_conversation_is_404(client, alice, bob, conversation):
+    client.force_login(bob)
+    resp = client.get(f"/api/conversations/{conversation.id}/")
+    assert resp.status_code == 404
+    assert client.get(f"/c/{conversation.id}/").status_code == 404
+    assert client.get("/api/conversations/not-a-uuid/").status_code == 404
+    listed = client.get("/api/conversations/").json()["conversations"]
+    assert listed == []
+
+
+def test_stale_streaming_turn_is_marked_incomplete_on_read(client, alice, conversation):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Turn.objects.create(
+        conversation=conversation, index=0, role="user", content="q", status="completed"
+    )
+    Turn.objects.create(
+        conversation=conversation,
+        index=1,
+        role="assistant",
+        content="half",
+        status="streaming",
+        lease_expires=timezone.now() - timedelta(seconds=1),
+    )
+    client.force_login(alice)
+    turn = client.get(f"/api/conversations/{conversation.id}/").json()["turns"][1]
+    assert turn["status"] == "incomplete"
+    assert turn["content"] == "half"
+    assert turn["error"]["code"] == "interrupted"
+
+
+def test_chat_page_renders_models_and_no_inline_script(client, alice, chat_provider, conversation):
+    client.force_login(alice)
+    html = client.get(f"/c/{conversation.id}/").content.decode()
+    assert 'value="fake/fake-r1"' in html
+    assert "<script>" not in html and "style=" not in html
+    assert "sk-test" not in html
+
+
+def test_first_visit_creates_the_admin(client, django_user_model):
+    assert client.get("/accounts/login/").url == "/setup/"
+    resp = client.post(
+        "/setup/",
+        {
+            "username": "root",
+            "email": "",
+            "password1": "a-Long-pass-987",
+            "password2": "a-Long-pass-987",
+        },
+    )
+    assert resp.status_code == 302
+    admin = django_user_model.objects.get()
+    assert admin.is_superuser and admin.is_staff
+    # Never again once someone exists.
+    assert client.get("/setup/").status_code == 302
+    other = Client()
+    other.post(
+        "/setup/",
+        {"username": "mallory", "password1": "a-Long-pass-987", "password2": "a-Long-pass-987"},
+    )
+    assert django_user_model.objects.count() == 1
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
