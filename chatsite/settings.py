@@ -249,6 +249,13 @@ CHAT_COALESCE_SECONDS = env_float("CHAT_COALESCE_SECONDS", 0.03)
 CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
 # A running turn's lease; a process that stops renewing it has died.
 CHAT_LEASE_SECONDS = env_float("CHAT_LEASE_SECONDS", 30.0)
+# On SIGTERM, running turns get this long to finish before they are cut and marked.
+CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 20.0)
+# Each serving process looks for dead turns every half lease (off in unit tests).
+CHAT_BACKGROUND_SWEEP = env_bool("CHAT_BACKGROUND_SWEEP", True)
+# A socket following a running turn that hears nothing this long reads the log:
+# a dropped channel-layer message (even the last one) cannot strand it.
+CHAT_WATCHDOG_SECONDS = env_float("CHAT_WATCHDOG_SECONDS", 3.0)
 # How long a finished turn's event log is kept for `resume` (then: a snapshot).
 CHAT_LOG_RETENTION_SECONDS = env_int("CHAT_LOG_RETENTION_SECONDS", 300)
 # Upstream: reasoning models may think for minutes before the first byte of an

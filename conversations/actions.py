@@ -213,14 +213,19 @@ def finish_turn(
     return updated == 1
 
 
-def expire_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
-    """Mark turns whose runner stopped renewing its lease `incomplete`, partial kept."""
+def claim_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
+    """Mark turns whose runner stopped renewing its lease `incomplete`, partial kept.
+
+    Returns the turns this call won (compare-and-set per row), with their stored
+    text and seq, so the caller can fold in what the turn log holds beyond the last
+    checkpoint and tell the sockets (see `conversations.lifecycle.sweep`).
+    """
     now = timezone.now()
     stale = Turn.objects.running().filter(lease_expires__lt=now)
     if conversation_id is not None:
         stale = stale.filter(conversation_id=conversation_id)
-    expired: list[Turn] = []
-    for turn in stale.only("id", "conversation_id", "seq"):
+    claimed: list[Turn] = []
+    for turn in stale.only("id", "conversation_id"):
         with transaction.atomic():
             won = Turn.objects.filter(id=turn.id, status=Turn.Status.STREAMING).update(
                 status=Turn.Status.INCOMPLETE,
@@ -229,8 +234,15 @@ def expire_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
                 lease_expires=None,
             )
         if won:
-            expired.append(turn)
-    return expired
+            claimed.append(Turn.objects.get(id=turn.id))
+    return claimed
+
+
+def settle_claimed_turn(turn_id: str, reasoning: str, content: str, seq: int) -> None:
+    """Store the text of an expired turn as far as its log got, and its terminal seq."""
+    Turn.objects.filter(id=turn_id, status=Turn.Status.INCOMPLETE).update(
+        reasoning_content=reasoning, content=content, seq=seq
+    )
 
 
 def conversation_for_user(user: Any, conversation_id: Any) -> Conversation | None:

@@ -7,8 +7,10 @@ in what the channel layer delivered is filled from the turn log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -16,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import actions
+from conversations import actions, lifecycle
 from conversations.errors import ClientError
 from conversations.groups import conversation_group, turn_group
 from conversations.models import Turn
@@ -26,9 +28,13 @@ from conversations.turnlog import Event, get_turn_log
 logger = logging.getLogger(__name__)
 
 
+TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.stopped"})
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     conversation_id: str
     group: str
+    _watchdog: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -41,13 +47,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return
         self.conversation_id = str(conversation.id)
         self.group = conversation_group(self.conversation_id)
-        # Highest seq sent on this socket, per followed turn.
+        # Highest seq sent on this socket, per followed turn; running ones are watched.
         self.sent: dict[str, int] = {}
-        await database_sync_to_async(actions.expire_stale_turns)(self.conversation_id)
+        self.open_turns: dict[str, float] = {}  # turn id -> when we last heard of it
+        self._send_lock = asyncio.Lock()
+        self._watchdog: asyncio.Task[None] | None = None
+        lifecycle.ensure_started()
+        await lifecycle.sweep(self.conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -140,6 +152,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             )
         )()
         self.sent[turn_id] = turn.seq
+        if turn.status == Turn.Status.STREAMING:
+            self.open_turns[turn_id] = time.monotonic()
         await self.send_json(
             {
                 "type": "turn.snapshot",
@@ -176,9 +190,32 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self._send_events(turn_id, events)
 
     async def _send_events(self, turn_id: str, events: list[Event]) -> None:
-        last = self.sent.get(turn_id, 0)
-        for event in events:
-            if event["seq"] == last + 1:
-                await self.send(text_data=json.dumps(event))
-                last = event["seq"]
-        self.sent[turn_id] = last
+        # The watchdog may send concurrently: one sender at a time keeps the order.
+        async with self._send_lock:
+            for event in events:
+                if event["seq"] == self.sent.get(turn_id, 0) + 1:
+                    self.sent[turn_id] = event["seq"]
+                    await self.send(text_data=json.dumps(event))
+                    if event["type"] in TERMINAL:
+                        self.open_turns.pop(turn_id, None)
+                    else:
+                        self.open_turns[turn_id] = time.monotonic()
+        if self.open_turns and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Catch up from the log on turns that went quiet (a dropped layer message)."""
+        quiet = settings.CHAT_WATCHDOG_SECONDS
+        try:
+            while self.open_turns:
+                await asyncio.sleep(quiet / 2)
+                now = time.monotonic()
+                for turn_id, heard in list(self.open_turns.items()):
+                    if now - heard < quiet:
+                        continue
+                    self.open_turns[turn_id] = now
+                    missing = await get_turn_log().read(turn_id, self.sent.get(turn_id, 0))
+                    if missing:
+                        await self._send_events(turn_id, missing)
+        finally:
+            self._watchdog = None

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from conversations import actions
+from conversations.lifecycle import sweep_sync
 from conversations.models import Conversation
 from conversations.serializers import conversation_json
 from providers.models import ChatModel
@@ -23,7 +24,7 @@ def _load(request: HttpRequest, conversation_id: Any) -> tuple[Conversation, lis
     conversation = actions.conversation_for_user(request.user, conversation_id)
     if conversation is None:
         raise Http404("No such conversation.")
-    actions.expire_stale_turns(conversation.id)
+    sweep_sync(conversation.id)
     return conversation, list(conversation.turns.order_by("index"))
 
 

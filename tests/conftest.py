@@ -11,6 +11,9 @@ import pytest
 from providers.fake_upstream import FakeUpstream
 
 IN_CI = os.environ.get("CI") == "true"
+# The periodic sweeper would outlive each test's event loop; tests sweep explicitly.
+# (Real daphne processes started by tests get it back: see server_env.)
+os.environ.setdefault("CHAT_BACKGROUND_SWEEP", "0")
 TEST_API_KEY = "sk-test-0123456789abcdef"
 
 
@@ -152,6 +155,7 @@ def server_env(**extra: str) -> dict[str, str]:
         url = env["DATABASE_URL"]
         env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + str(db["NAME"])
     env.setdefault("DEMO_PROVIDER", "1")
+    env["CHAT_BACKGROUND_SWEEP"] = "1"
     env.update(extra)
     return env
 

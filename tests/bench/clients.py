@@ -1,0 +1,303 @@
+"""The two readers of one upstream stream: through the product (websocket) and direct (httpx).
+
+Both do the same per-token bookkeeping (`Tracker`) on the stamps the bench
+upstream puts in every token, so the two sets of figures differ only by the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from tests.bench.upstream import Spec, spec_text
+
+TERMINAL = {"turn.completed", "turn.failed", "turn.stopped"}
+
+
+class Tracker:
+    """Checks one stream's tokens (none lost, doubled or reordered) and times each one."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.seen = {"r": bytearray(spec.n_reasoning), "c": bytearray(spec.n_content)}
+        self.last = {"r": -1, "c": -1}
+        self.delays: list[float] = []  # seconds from the upstream's write to our read
+        self.doubled = 0
+        self.reordered = 0
+        self.malformed = 0
+        self.first: dict[str, float] = {}
+        self.last_at = 0.0
+
+    def feed(self, text: str, now: float) -> None:
+        for piece in text.split("|"):
+            if not piece:
+                continue
+            kind = piece[0]
+            index_s, _, stamp_s = piece[1:].partition("@")
+            seen = self.seen.get(kind)
+            try:
+                index, stamp = int(index_s), int(stamp_s)
+            except ValueError:
+                self.malformed += 1
+                continue
+            if seen is None or not 0 <= index < len(seen):
+                self.malformed += 1
+                continue
+            if seen[index]:
+                self.doubled += 1
+                continue
+            seen[index] = 1
+            if index < self.last[kind]:
+                self.reordered += 1
+            self.last[kind] = index
+            self.delays.append(now - stamp / 1e6)
+            self.first.setdefault(kind, now)
+            self.last_at = now
+
+    @property
+    def received(self) -> int:
+        return sum(sum(seen) for seen in self.seen.values())
+
+    @property
+    def expected(self) -> int:
+        return sum(len(seen) for seen in self.seen.values())
+
+
+@dataclass
+class StreamResult:
+    spec: Spec
+    t_send: float
+    ok: bool = False
+    error: str | None = None
+    t_end: float | None = None
+    frames: int = 0
+    seq_gaps: int = 0
+    tracker: Tracker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracker = Tracker(self.spec)
+
+    @property
+    def lost(self) -> int:
+        return self.tracker.expected - self.tracker.received
+
+    def ttft(self, kind: str) -> float | None:
+        first = self.tracker.first.get(kind)
+        return None if first is None else first - self.t_send
+
+    @property
+    def throughput(self) -> float | None:
+        """Tokens per second, from the request to the last token read."""
+        span = self.tracker.last_at - self.t_send
+        return self.tracker.received / span if self.tracker.received and span > 0 else None
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """When this stream was delivering: first token to last token."""
+        firsts = self.tracker.first.values()
+        return (min(firsts), self.tracker.last_at) if firsts else None
+
+
+# --- through the product -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Site:
+    """How to reach the product as the bench user."""
+
+    port: int
+    cookie: str
+    model: str  # "<provider name>/<model id>"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, conversation_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/conversations/{conversation_id}/"
+
+
+async def open_socket(site: Site, conversation_id: str, timeout: float = 30.0) -> ClientConnection:
+    return await connect(
+        site.ws_url(conversation_id),
+        origin=cast(Origin, site.origin),
+        additional_headers=[("Cookie", f"sessionid={site.cookie}")],
+        compression=None,  # daphne does not negotiate it anyway; browsers would offer it
+        proxy=None,
+        open_timeout=timeout,
+        ping_interval=None,  # no keep-alive traffic in the figures
+        max_size=None,
+    )
+
+
+async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, timeout: float) -> StreamResult:
+    """Send one `user_message` and read every frame until the turn ends."""
+    message = json.dumps({"type": "user_message", "content": spec_text(spec), "model": site.model})
+    result = StreamResult(spec, t_send=time.time())
+    tracker = result.tracker
+    last_seq = 0
+    try:
+        async with asyncio.timeout(timeout):
+            await ws.send(message)
+            while True:
+                raw = await ws.recv()
+                now = time.time()
+                frame: dict[str, Any] = json.loads(raw)
+                result.frames += 1
+                type_ = frame.get("type")
+                if type_ == "error":
+                    result.error = f"error frame: {frame.get('code')}"
+                    return result
+                seq = frame.get("seq")
+                if isinstance(seq, int):
+                    if seq != last_seq + 1:
+                        result.seq_gaps += 1
+                    last_seq = seq
+                if type_ == "reasoning.delta" or type_ == "content.delta":
+                    tracker.feed(frame["text"], now)
+                elif type_ in TERMINAL:
+                    result.t_end = now
+                    result.ok = type_ == "turn.completed"
+                    if not result.ok:
+                        result.error = f"{type_}: {frame.get('error')}"
+                    return result
+    except TimeoutError:
+        result.error = "timeout"
+    except Exception as exc:  # a closed socket or a refused handshake: counted, not fatal
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+# --- direct: the baseline -------------------------------------------------------------------
+
+
+def http_client(max_connections: int = 100) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        trust_env=False,
+    )
+
+
+async def http_stream(
+    client: httpx.AsyncClient, base_url: str, spec: Spec, timeout: float
+) -> StreamResult:
+    """The same request the product's client sends, read and parsed directly."""
+    body = {
+        "model": "relay",
+        "messages": [{"role": "user", "content": spec_text(spec)}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    result = StreamResult(spec, t_send=time.time())
+    tracker = result.tracker
+    pending = b""
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", base_url + "/chat/completions", json=body) as resp:
+                resp.raise_for_status()
+                async for chunk in resp.aiter_bytes():
+                    now = time.time()
+                    events = (pending + chunk).split(b"\n\n")
+                    pending = events.pop()
+                    for event in events:
+                        if not event.startswith(b"data: "):
+                            continue
+                        data = event[6:]
+                        if data == b"[DONE]":
+                            result.ok = True
+                            result.t_end = now
+                            continue
+                        result.frames += 1
+                        for choice in json.loads(data).get("choices") or ():
+                            delta = choice.get("delta") or {}
+                            text = delta.get("reasoning_content") or delta.get("content")
+                            if text:
+                                tracker.feed(text, now)
+    except TimeoutError:
+        result.error = "timeout"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    if not result.ok and result.error is None:
+        result.error = "no [DONE]"
+    return result
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def ms_quantiles(values: list[float], qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> dict[str, Any]:
+    """p50/p95/p99 (and max, n) in milliseconds."""
+    ordered = sorted(values)
+    out: dict[str, Any] = {"n": len(ordered)}
+    for q in qs:
+        value = quantile(ordered, q)
+        out[f"p{round(q * 100)}"] = None if value is None else round(value * 1000, 2)
+    out["max"] = round(ordered[-1] * 1000, 2) if ordered else None
+    return out
+
+
+def added(product: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """Product minus baseline, quantile by quantile."""
+    return {
+        key: None
+        if product.get(key) is None or baseline.get(key) is None
+        else round(product[key] - baseline[key], 2)
+        for key in ("p50", "p95", "p99", "max")
+    }
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most streams delivering at one instant."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def summarize(results: list[StreamResult]) -> dict[str, Any]:
+    """Delivery figures over many streams: delays of every token, losses, errors."""
+    delays = [d for r in results for d in r.tracker.delays]
+    errors: dict[str, int] = {}
+    for r in results:
+        if r.error:
+            key = r.error.split(":")[0][:60]
+            errors[key] = errors.get(key, 0) + 1
+    spans = [s for r in results if (s := r.span) is not None]
+    return {
+        "streams": len(results),
+        "completed": sum(r.ok for r in results),
+        "errors": errors,
+        "tokens_expected": sum(r.tracker.expected for r in results),
+        "tokens_received": sum(r.tracker.received for r in results),
+        "tokens_lost": sum(r.lost for r in results),
+        "tokens_doubled": sum(r.tracker.doubled for r in results),
+        "tokens_reordered": sum(r.tracker.reordered for r in results),
+        "tokens_malformed": sum(r.tracker.malformed for r in results),
+        "seq_gaps": sum(r.seq_gaps for r in results),
+        "frames": sum(r.frames for r in results),
+        "delay_ms": ms_quantiles(delays),
+        "ttft_reasoning_ms": ms_quantiles([t for r in results if (t := r.ttft("r")) is not None]),
+        "peak_concurrent": peak_overlap(spans),
+    }

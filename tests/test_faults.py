@@ -1,0 +1,242 @@
+"""Upstream, channel-layer and database faults: each ends with the user told, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import replace
+
+import pytest
+from channels.db import database_sync_to_async
+
+from conversations import actions
+from conversations.models import Turn
+from providers.fake_upstream import chat_stream, keepalive_frame
+from tests.helpers import assert_contiguous, collect_turn, texts
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+MODEL = "fake/fake-r1"
+
+
+async def run_turn(ws_for, user, conversation, within: float = 15.0):
+    ws = await ws_for(user, conversation.id)
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
+    frames = await collect_turn(ws, within=within)
+    await ws.disconnect()
+    turn = await database_sync_to_async(Turn.objects.get)(id=frames[0]["turn"])
+    return frames, turn
+
+
+async def test_stream_stalled_past_idle_limit_is_incomplete(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings
+):
+    settings.UPSTREAM_IDLE_TIMEOUT = 0.5
+    script = chat_stream(reasoning=["deep ", "thought"], content=[], done=False, finish_reason=None)
+    fake_upstream.enqueue(replace(script, ending="hang"))
+    frames, turn = await run_turn(ws_for, alice, conversation)
+    assert frames[-1]["type"] == "turn.failed"
+    assert frames[-1]["error"]["code"] == "stalled"
+    assert turn.status == Turn.Status.INCOMPLETE
+    assert turn.reasoning_content == "deep thought"
+
+
+async def test_a_long_silence_with_keepalives_is_not_a_fault(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings
+):
+    settings.UPSTREAM_IDLE_TIMEOUT = 0.5
+    script = chat_stream(reasoning=["pondering"], content=["answer"], keepalive=False)
+    # 2 s of keep-alive comments between the reasoning and the answer: 4x the idle limit.
+    silence = [(0.2, keepalive_frame())] * 10
+    frames_ = script.frames[:1] + silence + script.frames[1:]
+    fake_upstream.enqueue(replace(script, frames=frames_))
+    frames, turn = await run_turn(ws_for, alice, conversation)
+    assert frames[-1]["type"] == "turn.completed"
+    assert (turn.reasoning_content, turn.content) == ("pondering", "answer")
+
+
+async def test_connection_refused_is_retried_then_failed(
+    ws_for, alice, conversation, chat_provider, settings
+):
+    settings.UPSTREAM_RETRY_BASE_SECONDS = 0.01
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    chat_provider.base_url = f"http://127.0.0.1:{port}/v1"
+    await database_sync_to_async(chat_provider.save)()
+    frames, turn = await run_turn(ws_for, alice, conversation)
+    assert frames[-1]["error"]["code"] == "connect_failed"
+    assert turn.status == Turn.Status.FAILED
+
+
+async def test_connect_timeout(ws_for, alice, conversation, chat_provider, settings):
+    settings.UPSTREAM_CONNECT_TIMEOUT = 0.3
+    settings.UPSTREAM_RETRIES = 0
+    # A listener that never accepts, its backlog already full: SYNs go unanswered.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fillers.append(s)
+    await asyncio.sleep(0.1)
+    try:
+        chat_provider.base_url = f"http://127.0.0.1:{port}/v1"
+        await database_sync_to_async(chat_provider.save)()
+        frames, turn = await run_turn(ws_for, alice, conversation)
+        assert frames[-1]["error"]["code"] == "connect_failed"
+        assert turn.status == Turn.Status.FAILED
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+
+
+async def test_burst_beyond_channel_capacity_loses_nothing(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    """Thousands of deltas, one event each, into a layer that holds 5 messages per socket."""
+    from conversations.turnlog import get_turn_log
+
+    log_cls = type(get_turn_log())
+    real_read = log_cls.read
+    reads = []
+
+    async def counting_read(self, turn_id, after_seq):
+        reads.append(after_seq)
+        return await real_read(self, turn_id, after_seq)
+
+    monkeypatch.setattr(log_cls, "read", counting_read)
+    settings.CHAT_COALESCE_SECONDS = 0
+    settings.CHAT_WATCHDOG_SECONDS = 0.5
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5}}
+    }
+    tokens = [f"{i} " for i in range(3000)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens[:1500], content=tokens[1500:]))
+    watcher = await ws_for(alice, conversation.id)  # a second socket on the conversation
+    await watcher.connect()
+    frames, turn = await run_turn(ws_for, alice, conversation, within=60)
+    watched = await collect_turn(watcher, within=60)
+    await watcher.disconnect()
+    for got in (frames, watched):
+        assert_contiguous(got)
+        reasoning, content = texts(got)
+        assert reasoning == "".join(tokens[:1500])
+        assert content == "".join(tokens[1500:])
+    assert turn.status == Turn.Status.COMPLETED
+    assert watched == frames
+    assert reads, "the layer dropped nothing: this test did not exercise recovery"
+
+
+async def test_failed_checkpoints_are_retried(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    settings.CHAT_CHECKPOINT_SECONDS = 0.1
+    calls = {"n": 0}
+    real = actions.checkpoint_turn
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("database hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "checkpoint_turn", flaky)
+    fake_upstream.enqueue(
+        chat_stream(reasoning=[f"r{i} " for i in range(20)], content=["done"], delay=0.05)
+    )
+    ws = await ws_for(alice, conversation.id)
+    await ws.connect()
+    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
+    started = await ws.receive_json_from()
+
+    async def checkpointed():
+        turn = await database_sync_to_async(Turn.objects.get)(id=started["turn"])
+        return turn.reasoning_content if turn.status == Turn.Status.STREAMING else None
+
+    from tests.helpers import wait_for
+
+    partial = await wait_for(checkpointed, within=5)
+    assert partial.startswith("r0 ")
+    assert calls["n"] >= 3
+    frames = await collect_turn(ws)
+    await ws.disconnect()
+    assert frames[-1]["type"] == "turn.completed"
+
+
+async def test_the_final_save_is_retried(
+    ws_for, alice, conversation, chat_provider, fake_upstream, monkeypatch
+):
+    calls = {"n": 0}
+    real = actions.finish_turn
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("database hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "finish_turn", flaky)
+    fake_upstream.enqueue(chat_stream(reasoning=["r"], content=["c"]))
+    frames, turn = await run_turn(ws_for, alice, conversation)
+    assert calls["n"] == 3
+    assert frames[-1]["type"] == "turn.completed"
+    assert turn.status == Turn.Status.COMPLETED and turn.content == "c"
+
+
+async def test_a_dead_turn_is_expired_on_connect_with_its_logged_partial(
+    ws_for, alice, conversation
+):
+    """A turn whose process died: the next socket marks it incomplete, keeps every logged delta."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations.turnlog import get_turn_log
+
+    def make():
+        Turn.objects.create(
+            conversation=conversation, index=0, role="user", content="q", status="completed"
+        )
+        return Turn.objects.create(
+            conversation=conversation,
+            index=1,
+            role="assistant",
+            status="streaming",
+            reasoning_content="checkpointed ",
+            seq=2,
+            lease_expires=timezone.now() - timedelta(seconds=1),
+        )
+
+    turn = await database_sync_to_async(make)()
+    tid = str(turn.id)
+    await get_turn_log().append(
+        tid,
+        [
+            {"type": "turn.started", "turn": tid, "seq": 1, "user_turn": "x", "model": MODEL},
+            {"type": "reasoning.delta", "turn": tid, "seq": 2, "text": "checkpointed "},
+            {"type": "reasoning.delta", "turn": tid, "seq": 3, "text": "and logged"},
+            {"type": "content.delta", "turn": tid, "seq": 4, "text": "half an answer"},
+        ],
+    )
+    ws = await ws_for(alice, conversation.id)
+    await ws.connect()
+    await ws.send_json_to({"type": "resume", "turn": tid, "after_seq": 0})
+    frames = await collect_turn(ws)
+    await ws.disconnect()
+    assert_contiguous(frames)
+    assert frames[-1]["type"] == "turn.failed" and frames[-1]["error"]["code"] == "interrupted"
+    stored = await database_sync_to_async(Turn.objects.get)(id=tid)
+    assert stored.status == Turn.Status.INCOMPLETE
+    assert (stored.reasoning_content, stored.content) == (
+        "checkpointed and logged",
+        "half an answer",
+    )
+    assert stored.seq == 5
