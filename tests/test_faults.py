@@ -101,7 +101,7 @@ async def test_connect_timeout(ws_for, alice, conversation, chat_provider, setti
 async def test_burst_beyond_channel_capacity_loses_nothing(
     ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
 ):
-    """Thousands of deltas, one event each, into a layer that holds 5 messages per socket."""
+    """A thousand deltas, uncoalesced, into a layer that holds 5 messages per socket."""
     from conversations.turnlog import get_turn_log
 
     log_cls = type(get_turn_log())
@@ -113,13 +113,27 @@ async def test_burst_beyond_channel_capacity_loses_nothing(
         return await real_read(self, turn_id, after_seq)
 
     monkeypatch.setattr(log_cls, "read", counting_read)
+    # A slow consumer: it stalls for half a second on its first frames while the
+    # runner publishes hundreds of events into a channel that holds five.
+    from conversations.consumers import ConversationConsumer
+
+    real_send = ConversationConsumer.send
+    stalls = {"left": 2}
+
+    async def slow_send(self, *args, **kwargs):
+        if stalls["left"]:
+            stalls["left"] -= 1
+            await asyncio.sleep(0.5)
+        return await real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConversationConsumer, "send", slow_send)
     settings.CHAT_COALESCE_SECONDS = 0
     settings.CHAT_WATCHDOG_SECONDS = 0.5
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5}}
     }
-    tokens = [f"{i} " for i in range(3000)]
-    fake_upstream.enqueue(chat_stream(reasoning=tokens[:1500], content=tokens[1500:]))
+    tokens = [f"{i} " for i in range(1000)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens[:500], content=tokens[500:], delay=0.002))
     watcher = await ws_for(alice, conversation.id)  # a second socket on the conversation
     await watcher.connect()
     frames, turn = await run_turn(ws_for, alice, conversation, within=60)
@@ -128,8 +142,8 @@ async def test_burst_beyond_channel_capacity_loses_nothing(
     for got in (frames, watched):
         assert_contiguous(got)
         reasoning, content = texts(got)
-        assert reasoning == "".join(tokens[:1500])
-        assert content == "".join(tokens[1500:])
+        assert reasoning == "".join(tokens[:500])
+        assert content == "".join(tokens[500:])
     assert turn.status == Turn.Status.COMPLETED
     assert watched == frames
     assert reads, "the layer dropped nothing: this test did not exercise recovery"

@@ -33,6 +33,7 @@ class Tracker:
         self.reordered = 0
         self.malformed = 0
         self.first: dict[str, float] = {}
+        self.first_delay: dict[str, float] = {}
         self.last_at = 0.0
 
     def feed(self, text: str, now: float) -> None:
@@ -58,7 +59,9 @@ class Tracker:
                 self.reordered += 1
             self.last[kind] = index
             self.delays.append(now - stamp / 1e6)
-            self.first.setdefault(kind, now)
+            if kind not in self.first:
+                self.first[kind] = now
+                self.first_delay[kind] = now - stamp / 1e6
             self.last_at = now
 
     @property
@@ -77,6 +80,7 @@ class StreamResult:
     ok: bool = False
     error: str | None = None
     t_end: float | None = None
+    t_started: float | None = None  # `turn.started` read (product only)
     frames: int = 0
     seq_gaps: int = 0
     tracker: Tracker = field(init=False)
@@ -91,6 +95,10 @@ class StreamResult:
     def ttft(self, kind: str) -> float | None:
         first = self.tracker.first.get(kind)
         return None if first is None else first - self.t_send
+
+    def first_delay(self, kind: str) -> float | None:
+        """Upstream write to our read, for the first token of `kind` (the path alone)."""
+        return self.tracker.first_delay.get(kind)
 
     @property
     def throughput(self) -> float | None:
@@ -124,27 +132,27 @@ class Site:
         return f"ws://127.0.0.1:{self.port}/ws/conversations/{conversation_id}/"
 
 
-async def open_socket(site: Site, conversation_id: str, timeout: float = 30.0) -> ClientConnection:
+async def open_socket(site: Site, conversation_id: str, within: float = 30.0) -> ClientConnection:
     return await connect(
         site.ws_url(conversation_id),
         origin=cast(Origin, site.origin),
         additional_headers=[("Cookie", f"sessionid={site.cookie}")],
         compression=None,  # daphne does not negotiate it anyway; browsers would offer it
         proxy=None,
-        open_timeout=timeout,
+        open_timeout=within,
         ping_interval=None,  # no keep-alive traffic in the figures
         max_size=None,
     )
 
 
-async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, timeout: float) -> StreamResult:
+async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, within: float) -> StreamResult:
     """Send one `user_message` and read every frame until the turn ends."""
     message = json.dumps({"type": "user_message", "content": spec_text(spec), "model": site.model})
     result = StreamResult(spec, t_send=time.time())
     tracker = result.tracker
     last_seq = 0
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await ws.send(message)
             while True:
                 raw = await ws.recv()
@@ -162,6 +170,8 @@ async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, timeout: float) 
                     last_seq = seq
                 if type_ == "reasoning.delta" or type_ == "content.delta":
                     tracker.feed(frame["text"], now)
+                elif type_ == "turn.started":
+                    result.t_started = now
                 elif type_ in TERMINAL:
                     result.t_end = now
                     result.ok = type_ == "turn.completed"
@@ -189,7 +199,7 @@ def http_client(max_connections: int = 100) -> httpx.AsyncClient:
 
 
 async def http_stream(
-    client: httpx.AsyncClient, base_url: str, spec: Spec, timeout: float
+    client: httpx.AsyncClient, base_url: str, spec: Spec, within: float
 ) -> StreamResult:
     """The same request the product's client sends, read and parsed directly."""
     body = {
@@ -202,7 +212,7 @@ async def http_stream(
     tracker = result.tracker
     pending = b""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async with client.stream("POST", base_url + "/chat/completions", json=body) as resp:
                 resp.raise_for_status()
                 async for chunk in resp.aiter_bytes():

@@ -34,6 +34,7 @@ from tests.bench.clients import (
     summarize,
     ws_turn,
 )
+from tests.bench.profile import Profiler
 from tests.bench.stack import Daphne, UpstreamProcess, mib, rss, watching
 from tests.bench.upstream import Spec
 
@@ -125,6 +126,7 @@ class Context:
     upstream: UpstreamProcess
     logs: Path
     deadline: float  # time.monotonic() by which the child must be done
+    profile: bool = False  # py-spy on daphne during each sweep level
 
     def site(self, daphne: Daphne) -> Site:
         return Site(daphne.port, self.cookie, self.model_ref)
@@ -137,20 +139,20 @@ class Context:
         return self.deadline - time.monotonic()
 
 
-async def one_turn(ctx: Context, site: Site, spec: Spec, timeout: float) -> StreamResult:
+async def one_turn(ctx: Context, site: Site, spec: Spec, within: float) -> StreamResult:
     ws = await open_socket(site, ctx.conversations.take())
     try:
-        return await ws_turn(ws, site, spec, timeout)
+        return await ws_turn(ws, site, spec, within)
     finally:
         await ws.close()
 
 
-async def guarded(name: str, coro: Awaitable[T], timeout: float) -> T | dict[str, Any]:
+async def guarded(name: str, coro: Awaitable[T], within: float) -> T | dict[str, Any]:
     """Run one scenario, bounded; a failure becomes `{"error": ...}` in the results."""
     log.info("  %s ...", name)
     started = time.monotonic()
     try:
-        async with asyncio.timeout(max(timeout, 1.0)):
+        async with asyncio.timeout(max(within, 1.0)):
             result = await coro
     except Exception as exc:
         log.warning("  %s failed: %s", name, exc)
@@ -187,6 +189,11 @@ async def latency(ctx: Context, site: Site) -> dict[str, Any]:
         b = ms_quantiles([t for r in baseline if (t := r.ttft(kind)) is not None])
         return {"product": p, "baseline": b, "added": added(p, b)}
 
+    def transit(kind: str) -> dict[str, Any]:
+        p = ms_quantiles([t for r in product if (t := r.first_delay(kind)) is not None])
+        b = ms_quantiles([t for r in baseline if (t := r.first_delay(kind)) is not None])
+        return {"product": p, "baseline": b, "added": added(p, b)}
+
     delays_p = ms_quantiles([d for r in product for d in r.tracker.delays])
     delays_b = ms_quantiles([d for r in baseline for d in r.tracker.delays])
     return {
@@ -194,6 +201,13 @@ async def latency(ctx: Context, site: Site) -> dict[str, Any]:
         "samples": plan.latency_samples,
         "ttft_reasoning_ms": figures("r"),
         "ttft_content_ms": figures("c"),
+        # Where the added time is: before the upstream is asked (turn.started: the
+        # start_turn transaction), and on the way back (first token's upstream write -> read).
+        "turn_started_ms": ms_quantiles(
+            [r.t_started - r.t_send for r in product if r.t_started is not None]
+        ),
+        "first_reasoning_transit_ms": transit("r"),
+        "first_content_transit_ms": transit("c"),
         "token_delay_ms": {
             "product": delays_p,
             "baseline": delays_b,
@@ -241,7 +255,7 @@ async def open_many(
     async def one(cid: str) -> ClientConnection | None:
         async with gate:
             try:
-                return await open_socket(site, cid, timeout=60.0)
+                return await open_socket(site, cid, within=60.0)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 return None
@@ -339,41 +353,15 @@ async def sweep_level(ctx: Context, n: int) -> dict[str, Any]:
     """N simultaneous paced streams on one fresh daphne process, then the same N direct."""
     plan = ctx.plan
     spec = plan.sweep_spec
-    timeout = spec.duration + plan.sweep_ramp + plan.slack
+    within = spec.duration + plan.sweep_ramp + plan.slack
     out: dict[str, Any] = {"streams": n, "spec": spec.__dict__, "ramp_s": plan.sweep_ramp}
     daphne = ctx.daphne(f"sweep-{n}")
     try:
-        site = ctx.site(daphne)
-        await warm_up(ctx, site)
-        conversations = ctx.conversations.take_many(n)
-        rss_idle = rss(daphne.pid)
-        started = time.monotonic()
-        sockets, errors = await open_many(site, conversations)
-        out["connect_seconds"] = round(time.monotonic() - started, 2)
-        out["connect_errors"] = len(errors)
-        rss_connected = rss(daphne.pid)
-        gc.collect()
-        pids = {"daphne": daphne.pid, "upstream": ctx.upstream.pid, "bench_client": os.getpid()}
-        async with watching(pids) as usage:
-
-            async def run(i: int) -> StreamResult:
-                ws = sockets[i]
-                if ws is None:
-                    failed = StreamResult(spec, t_send=time.time())
-                    failed.error = "not connected"
-                    return failed
-                return await ws_turn(ws, site, spec, timeout)
-
-            results = await staggered(n, plan.sweep_ramp, run)
-        await close_all(sockets)
-        out["product"] = summarize(results)
-        out["product"]["usage"] = usage
-        out["product"]["rss_idle_mib"] = mib(rss_idle)
-        out["product"]["rss_connected_mib"] = mib(rss_connected)
+        out["product"] = await _sweep_product(ctx, daphne, n, within)
+        out["connect_seconds"] = out["product"].pop("connect_seconds")
         out["daphne_log_problems"] = daphne.problems()
     finally:
         daphne.stop()
-    del results, sockets
     gc.collect()
 
     async with http_client(n + 10) as client:
@@ -381,12 +369,54 @@ async def sweep_level(ctx: Context, n: int) -> dict[str, Any]:
             base = await staggered(
                 n,
                 plan.sweep_ramp,
-                lambda i: http_stream(client, ctx.upstream.base_url, spec, timeout),
+                lambda i: http_stream(client, ctx.upstream.base_url, spec, within),
             )
     out["baseline"] = summarize(base)
     out["baseline"]["usage"] = usage
     out["added_delay_ms"] = added(out["product"]["delay_ms"], out["baseline"]["delay_ms"])
     return out
+
+
+async def _sweep_product(ctx: Context, daphne: Daphne, n: int, within: float) -> dict[str, Any]:
+    plan = ctx.plan
+    spec = plan.sweep_spec
+    site = ctx.site(daphne)
+    await warm_up(ctx, site)
+    conversations = ctx.conversations.take_many(n)
+    rss_idle = rss(daphne.pid)
+    started = time.monotonic()
+    sockets, errors = await open_many(site, conversations)
+    connect_seconds = round(time.monotonic() - started, 2)
+    rss_connected = rss(daphne.pid)
+    gc.collect()
+
+    async def run(i: int) -> StreamResult:
+        ws = sockets[i]
+        if ws is None:
+            failed = StreamResult(spec, t_send=time.time())
+            failed.error = "not connected"
+            return failed
+        return await ws_turn(ws, site, spec, within)
+
+    profiler = None
+    if ctx.profile:
+        output = ctx.logs / f"{ctx.backend}-sweep-{n}.pyspy.txt"
+        profiler = Profiler(daphne.pid, spec.duration + plan.sweep_ramp, output)
+    pids = {"daphne": daphne.pid, "upstream": ctx.upstream.pid, "bench_client": os.getpid()}
+    async with watching(pids) as usage:
+        results = await staggered(n, plan.sweep_ramp, run)
+    await close_all(sockets)
+    figures = summarize(results)
+    figures.update(
+        usage=usage,
+        connect_seconds=connect_seconds,
+        connect_errors=errors[:5],
+        rss_idle_mib=mib(rss_idle),
+        rss_connected_mib=mib(rss_connected),
+    )
+    if profiler is not None:
+        figures["profile"] = await asyncio.to_thread(profiler.finish)
+    return figures
 
 
 # --- one backend ---------------------------------------------------------------------------------

@@ -184,7 +184,13 @@ class UpstreamProcess:
 class Daphne:
     """One daphne process serving the product, its log kept under the work dir."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, **extra: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        app: str = "chatsite.asgi:application",
+        **extra: str,
+    ) -> None:
         self.port = _free_port()
         self.env = {**env, **extra}
         self.log_path = log_path
@@ -198,7 +204,7 @@ class Daphne:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "chatsite.asgi:application",
+                app,
             ],
             cwd=ROOT,
             env=self.env,

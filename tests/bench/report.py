@@ -1,0 +1,284 @@
+"""The results as a table: each figure beside its baseline and its goal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, str, str, str, str, str]
+HEADER: Row = ("figure", "product", "baseline", "added", "goal", "")
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("ok" if ok else "MISSED")
+
+
+def _below(value: Any, limit: float) -> bool | None:
+    return None if value is None else bool(value < limit)
+
+
+def _table(rows: list[Row]) -> str:
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    lines = []
+    for i, row in enumerate([HEADER, *rows]):
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _latency_rows(latency: dict[str, Any], goals: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for variant, label in (("coalesce_default", "coalesce on"), ("coalesce_0", "coalesce 0")):
+        data = latency.get(variant) or {}
+        if "error" in data:
+            rows.append((f"latency ({label})", "error", "", "", "", data["error"][:60]))
+            continue
+        if not data:
+            continue
+        for key, name in (
+            ("ttft_reasoning_ms", "1st reasoning"),
+            ("ttft_content_ms", "1st answer"),
+        ):
+            fig = data[key]
+            for q in ("p50", "p95", "p99"):
+                goal = {"p50": goals["ttft_added_p50_ms"], "p99": goals["ttft_added_p99_ms"]}.get(q)
+                add = fig["added"][q]
+                rows.append(
+                    (
+                        f"{name} token {q} ms ({label}, n={fig['product']['n']})",
+                        _f(fig["product"][q], 2),
+                        _f(fig["baseline"][q], 2),
+                        _f(add, 2),
+                        f"< {goal:g}" if goal is not None else "",
+                        _verdict(_below(add, goal) if goal is not None else None),
+                    )
+                )
+        lost = data.get("tokens_lost")
+        if lost:
+            rows.append((f"tokens lost ({label})", _f(lost), "", "", "0", "MISSED"))
+    return rows
+
+
+def _throughput_rows(throughput: dict[str, Any], goals: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for variant, label in (("coalesce_default", "coalesce on"), ("coalesce_0", "coalesce 0")):
+        data = throughput.get(variant) or {}
+        if "error" in data:
+            rows.append((f"throughput ({label})", "error", "", "", "", data["error"][:60]))
+            continue
+        if not data:
+            continue
+        ratio = data.get("ratio")
+        rows.append(
+            (
+                f"1 stream tokens/s ({label})",
+                _f(data.get("product_tokens_per_s")),
+                _f(data.get("baseline_tokens_per_s")),
+                f"x{ratio:.2f}" if ratio is not None else "-",
+                f">= x{goals['throughput_ratio']}",
+                _verdict(None if ratio is None else ratio >= goals["throughput_ratio"]),
+            )
+        )
+    return rows
+
+
+def _sweep_rows(sweep: list[dict[str, Any]], goals: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for level in sweep:
+        n = level.get("streams")
+        if "skipped" in level or "error" in level:
+            why = level.get("skipped") or level.get("error", "")
+            rows.append(
+                (f"{n} streams", "skipped" if "skipped" in level else "error", "", "", "", why[:70])
+            )
+            continue
+        p, b = level["product"], level["baseline"]
+        added_p99 = level["added_delay_ms"]["p99"]
+        goal_applies = n is not None and n <= goals["sweep_streams"]
+        rows.append(
+            (
+                f"{n} streams: token delay p99 ms",
+                _f(p["delay_ms"]["p99"]),
+                _f(b["delay_ms"]["p99"]),
+                _f(added_p99),
+                f"< {goals['sweep_added_p99_ms']:g}",
+                _verdict(_below(added_p99, goals["sweep_added_p99_ms"]) if goal_applies else None),
+            )
+        )
+        rows.append(
+            (
+                f"{n} streams: token delay p50 ms",
+                _f(p["delay_ms"]["p50"]),
+                _f(b["delay_ms"]["p50"]),
+                _f(level["added_delay_ms"]["p50"]),
+                "",
+                "",
+            )
+        )
+        lost = p["tokens_lost"]
+        rows.append(
+            (
+                f"{n} streams: tokens lost / completed",
+                f"{lost:,} / {p['completed']:,}",
+                f"{b['tokens_lost']:,} / {b['completed']:,}",
+                "",
+                "0 lost",
+                _verdict(lost == 0 and p["completed"] == n),
+            )
+        )
+        rows.append(
+            (
+                f"{n} streams: peak concurrent",
+                _f(p["peak_concurrent"]),
+                _f(b["peak_concurrent"]),
+                "",
+                "",
+                "",
+            )
+        )
+        d = p["usage"].get("daphne", {})
+        rows.append(
+            (
+                f"{n} streams: daphne CPU cores / RSS peak MiB",
+                f"{_f(d.get('cpu_cores'), 2)} / {_f(d.get('rss_peak_mib'))}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"{n} streams: CPU cores upstream / bench client",
+                f"{_f(p['usage'].get('upstream', {}).get('cpu_cores'), 2)} / "
+                f"{_f(p['usage'].get('bench_client', {}).get('cpu_cores'), 2)}",
+                f"{_f(b['usage'].get('upstream', {}).get('cpu_cores'), 2)} / "
+                f"{_f(b['usage'].get('bench_client', {}).get('cpu_cores'), 2)}",
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"{n} streams: connect s / 1st token p99 ms",
+                f"{_f(level.get('connect_seconds'))} / {_f(p['ttft_reasoning_ms']['p99'])}",
+                f"- / {_f(b['ttft_reasoning_ms']['p99'])}",
+                "",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def _db_rows(db: dict[str, Any]) -> list[Row]:
+    if not db:
+        return []
+    if "error" in db:
+        return [("db writes", "error", "", "", "", db["error"][:60])]
+    rows: list[Row] = []
+    goal = db.get("goal", {})
+    for label in ("short", "long"):
+        fig = db.get(label) or {}
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(fig.get("by_kind", {}).items()))
+        pg = fig.get("pg_stat_turn_rows")
+        rows.append(
+            (
+                f"db rows written, {label} turn ({fig.get('tokens'):,} tokens, "
+                f"{fig.get('turn_seconds')} s)",
+                _f(fig.get("total")),
+                "",
+                f"{fig.get('checkpoints')} ckpt",
+                f"<= {goal.get('long_allowed')}" if label == "long" else "",
+                _verdict(goal.get("met")) if label == "long" else "",
+            )
+        )
+        rows.append(
+            (
+                f"  by kind: {kinds}" + (f"; pg_stat turn rows {pg}" if pg is not None else ""),
+                "",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
+def _memory_rows(mem: dict[str, Any]) -> list[Row]:
+    if not mem:
+        return []
+    if "error" in mem:
+        return [("memory per idle socket", "error", "", "", "", mem["error"][:60])]
+    return [
+        (
+            f"memory per idle socket KiB ({mem['opened']} sockets)",
+            _f(mem["kib_per_socket"]),
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "  daphne RSS MiB before / with sockets / closed",
+            f"{_f(mem['rss_before_mib'])} / {_f(mem['rss_with_sockets_mib'])} / "
+            f"{_f(mem['rss_after_close_mib'])}",
+            "",
+            "",
+            "",
+            "",
+        ),
+    ]
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    goals = results["goals"]
+    out = [
+        f"Relay benchmark ({results['mode']}, {results.get('wall_seconds')} s): "
+        f"{machine['cpu_count']} cores {machine['cpu_model']}, Python {machine['python']}.",
+        "daphne, the bench upstream and the bench client share those cores; "
+        "'added' = product minus direct baseline.",
+    ]
+    for name, data in results["backends"].items():
+        out.append("")
+        if "skipped" in data:
+            out.append(f"[{name}] skipped: {data['skipped']}")
+            continue
+        settings = data.get("settings", {})
+        out.append(
+            f"[{name}] {settings.get('database')} + {settings.get('channel_layer')}, turn log "
+            f"{settings.get('turn_log')}, CHAT_COALESCE_SECONDS={settings.get('CHAT_COALESCE_SECONDS')}"
+            f", CHAT_CHECKPOINT_SECONDS={settings.get('CHAT_CHECKPOINT_SECONDS')}"
+        )
+        if "error" in data and "latency" not in data:
+            out.append(f"  error: {data['error']}")
+            continue
+        rows = _latency_rows(data.get("latency", {}), goals)
+        rows += _throughput_rows(data.get("throughput", {}), goals)
+        rows += _sweep_rows(data.get("sweep", []), goals)
+        rows += _db_rows(data.get("db_writes", {}))
+        rows += _memory_rows(data.get("idle_memory", {}))
+        out.append(_table(rows))
+        problems = data.get("daphne_log_problems") or []
+        for level in data.get("sweep", []):
+            problems += level.get("daphne_log_problems") or []
+        if problems:
+            out.append("  daphne logged (first lines):")
+            out += [f"    {line}" for line in problems[:8]]
+    return "\n".join(out)
