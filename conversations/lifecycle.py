@@ -140,7 +140,8 @@ def _install_shutdown_hook() -> None:
         future = asyncio.ensure_future(drain(settings.CHAT_SHUTDOWN_GRACE_SECONDS))
         return defer.Deferred.fromFuture(future)
 
-    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)  # type: ignore[attr-defined]
+    # (zope interface stubs drop `self`, so mypy misreads the arguments)
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)  # type: ignore[attr-defined,arg-type]
 
 
 def ensure_started() -> None:
