@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -26,15 +27,19 @@ class Tracker:
     """Checks one stream's tokens (none lost, doubled or reordered) and times each one."""
 
     def __init__(self, spec: Spec) -> None:
+        self.spec = spec
         self.seen = {"r": bytearray(spec.n_reasoning), "c": bytearray(spec.n_content)}
         self.last = {"r": -1, "c": -1}
-        self.delays: list[float] = []  # seconds from the upstream's write to our read
+        self.stamps: list[float] = []  # the upstream's write time of each token read
+        self.delays: list[float] = []  # seconds from that write to our read
+        self.received = 0
         self.doubled = 0
         self.reordered = 0
         self.malformed = 0
         self.first: dict[str, float] = {}
         self.first_delay: dict[str, float] = {}
         self.last_at = 0.0
+        self.reported: tuple[int, int] | None = None  # (reasoning, answer) tokens per usage
 
     def feed(self, text: str, now: float) -> None:
         for piece in text.split("|"):
@@ -44,7 +49,7 @@ class Tracker:
             index_s, _, stamp_s = piece[1:].partition("@")
             seen = self.seen.get(kind)
             try:
-                index, stamp = int(index_s), int(stamp_s)
+                index, stamp = int(index_s), int(stamp_s) / 1e6
             except ValueError:
                 self.malformed += 1
                 continue
@@ -55,28 +60,41 @@ class Tracker:
                 self.doubled += 1
                 continue
             seen[index] = 1
+            self.received += 1
             if index < self.last[kind]:
                 self.reordered += 1
             self.last[kind] = index
-            self.delays.append(now - stamp / 1e6)
+            self.stamps.append(stamp)
+            self.delays.append(now - stamp)
             if kind not in self.first:
                 self.first[kind] = now
-                self.first_delay[kind] = now - stamp / 1e6
+                self.first_delay[kind] = now - stamp
             self.last_at = now
 
-    @property
-    def received(self) -> int:
-        return sum(sum(seen) for seen in self.seen.values())
+    def usage(self, usage: Any) -> None:
+        """The counts the stream's usage reports (how many an open stream sent)."""
+        if not isinstance(usage, dict):
+            return
+        total, reasoning = usage.get("completion_tokens"), usage.get("reasoning_tokens")
+        if reasoning is None and isinstance(usage.get("completion_tokens_details"), dict):
+            reasoning = usage["completion_tokens_details"].get("reasoning_tokens")
+        if isinstance(total, int) and isinstance(reasoning, int):
+            self.reported = (reasoning, total - reasoning)
 
     @property
     def expected(self) -> int:
-        return sum(len(seen) for seen in self.seen.values())
+        if not self.spec.open_ended:
+            return self.spec.n_reasoning + self.spec.n_content
+        if self.reported is not None:
+            return sum(self.reported)
+        # No usage (the stream failed): at least every token up to the last one seen.
+        return sum(last + 1 for last in self.last.values())
 
 
 @dataclass
 class StreamResult:
     spec: Spec
-    t_send: float
+    t_send: float = 0.0
     ok: bool = False
     error: str | None = None
     t_end: float | None = None
@@ -90,7 +108,7 @@ class StreamResult:
 
     @property
     def lost(self) -> int:
-        return self.tracker.expected - self.tracker.received
+        return max(0, self.tracker.expected - self.tracker.received)
 
     def ttft(self, kind: str) -> float | None:
         first = self.tracker.first.get(kind)
@@ -145,10 +163,17 @@ async def open_socket(site: Site, conversation_id: str, within: float = 30.0) ->
     )
 
 
-async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, within: float) -> StreamResult:
+async def ws_turn(
+    ws: ClientConnection,
+    site: Site,
+    spec: Spec,
+    within: float,
+    result: StreamResult | None = None,
+) -> StreamResult:
     """Send one `user_message` and read every frame until the turn ends."""
     message = json.dumps({"type": "user_message", "content": spec_text(spec), "model": site.model})
-    result = StreamResult(spec, t_send=time.time())
+    result = result or StreamResult(spec)
+    result.t_send = time.time()
     tracker = result.tracker
     last_seq = 0
     try:
@@ -173,6 +198,7 @@ async def ws_turn(ws: ClientConnection, site: Site, spec: Spec, within: float) -
                 elif type_ == "turn.started":
                     result.t_started = now
                 elif type_ in TERMINAL:
+                    tracker.usage(frame.get("usage"))
                     result.t_end = now
                     result.ok = type_ == "turn.completed"
                     if not result.ok:
@@ -198,17 +224,26 @@ def http_client(max_connections: int = 100) -> httpx.AsyncClient:
     )
 
 
-async def http_stream(
-    client: httpx.AsyncClient, base_url: str, spec: Spec, within: float
-) -> StreamResult:
-    """The same request the product's client sends, read and parsed directly."""
-    body = {
+def request_body(spec: Spec) -> dict[str, Any]:
+    return {
         "model": "relay",
         "messages": [{"role": "user", "content": spec_text(spec)}],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    result = StreamResult(spec, t_send=time.time())
+
+
+async def http_stream(
+    client: httpx.AsyncClient,
+    base_url: str,
+    spec: Spec,
+    within: float,
+    result: StreamResult | None = None,
+) -> StreamResult:
+    """The same request the product's client sends, read and parsed directly."""
+    body = request_body(spec)
+    result = result or StreamResult(spec)
+    result.t_send = time.time()
     tracker = result.tracker
     pending = b""
     try:
@@ -228,7 +263,10 @@ async def http_stream(
                             result.t_end = now
                             continue
                         result.frames += 1
-                        for choice in json.loads(data).get("choices") or ():
+                        chunk_data = json.loads(data)
+                        if chunk_data.get("usage"):
+                            tracker.usage(chunk_data["usage"])
+                        for choice in chunk_data.get("choices") or ():
                             delta = choice.get("delta") or {}
                             text = delta.get("reasoning_content") or delta.get("content")
                             if text:
@@ -237,6 +275,79 @@ async def http_stream(
         result.error = "timeout"
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
+    if not result.ok and result.error is None:
+        result.error = "no [DONE]"
+    return result
+
+
+class _RawReader(asyncio.Protocol):
+    """The floor: tokens picked out of the raw bytes, no HTTP library, no JSON parsing."""
+
+    def __init__(self, result: StreamResult, done: asyncio.Future[None]) -> None:
+        self.result = result
+        self.done = done
+        self.tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        text = self.tail + data
+        # A token or the usage may straddle two reads: keep an unfinished last event.
+        cut = text.rfind(b"\n\n")
+        if cut < 0:
+            self.tail = text
+            return
+        body, self.tail = text[: cut + 2], text[cut + 2 :]
+        tokens = _RAW_TOKEN.findall(body)
+        if tokens:
+            self.result.frames += len(tokens)
+            self.result.tracker.feed(b"".join(tokens).decode(), now)
+        if b'"usage"' in body and (m := _RAW_USAGE.search(body)):
+            total, reasoning = int(m[1]), int(m[2])
+            self.result.tracker.reported = (reasoning, total - reasoning)
+        if b"[DONE]" in body:
+            self.result.ok = True
+            self.result.t_end = now
+            if not self.done.done():
+                self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+_RAW_TOKEN = re.compile(rb'"(?:reasoning_content|content)":"([rc]\d+@\d+\|)"')
+_RAW_USAGE = re.compile(rb'"completion_tokens":(\d+).*?"reasoning_tokens":(\d+)')
+
+
+async def raw_stream(
+    port: int, spec: Spec, within: float, result: StreamResult | None = None
+) -> StreamResult:
+    """The same request on a bare asyncio socket: what reading the stream costs at least."""
+    loop = asyncio.get_running_loop()
+    body = json.dumps(request_body(spec)).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+    )
+    result = result or StreamResult(spec)
+    done: asyncio.Future[None] = loop.create_future()
+    transport: asyncio.BaseTransport | None = None
+    try:
+        async with asyncio.timeout(within):
+            result.t_send = time.time()
+            transport, _ = await loop.create_connection(
+                lambda: _RawReader(result, done), "127.0.0.1", port
+            )
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(request)
+            await done
+    except TimeoutError:
+        result.error = "timeout"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if transport is not None:
+            transport.close()
     if not result.ok and result.error is None:
         result.error = "no [DONE]"
     return result
@@ -286,9 +397,21 @@ def peak_overlap(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
-def summarize(results: list[StreamResult]) -> dict[str, Any]:
-    """Delivery figures over many streams: delays of every token, losses, errors."""
+def summarize(
+    results: list[StreamResult], window: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """Delivery figures over many streams: delays of every token, losses, errors.
+
+    With `window` (unix times), `steady_delay_ms` covers only the tokens the upstream
+    wrote inside it: the part of a sweep when every stream was running.
+    """
     delays = [d for r in results for d in r.tracker.delays]
+    steady: list[float] = []
+    if window is not None:
+        lo, hi = window
+        for r in results:
+            t = r.tracker
+            steady += [d for s, d in zip(t.stamps, t.delays, strict=True) if lo <= s <= hi]
     errors: dict[str, int] = {}
     for r in results:
         if r.error:
@@ -308,6 +431,10 @@ def summarize(results: list[StreamResult]) -> dict[str, Any]:
         "seq_gaps": sum(r.seq_gaps for r in results),
         "frames": sum(r.frames for r in results),
         "delay_ms": ms_quantiles(delays),
+        "steady_delay_ms": ms_quantiles(steady) if window is not None else None,
         "ttft_reasoning_ms": ms_quantiles([t for r in results if (t := r.ttft("r")) is not None]),
+        "turn_started_ms": ms_quantiles(
+            [r.t_started - r.t_send for r in results if r.t_started is not None]
+        ),
         "peak_concurrent": peak_overlap(spans),
     }

@@ -31,6 +31,7 @@ from tests.bench.clients import (
     http_stream,
     ms_quantiles,
     open_socket,
+    raw_stream,
     summarize,
     ws_turn,
 )
@@ -52,8 +53,10 @@ class Plan:
     throughput_spec: Spec
     throughput_reps: int
     sweep: tuple[int, ...]
-    sweep_spec: Spec
+    sweep_spec: Spec  # open-ended: every stream of a round ends together
     sweep_ramp: float  # turns start spread over this many seconds
+    sweep_start_limit: float  # how long the product may take to get all N streaming
+    sweep_steady: float  # seconds measured with every stream running
     db_short: Spec
     db_long: Spec
     idle_sockets: int
@@ -62,7 +65,7 @@ class Plan:
 
     def conversations_needed(self) -> int:
         # Every turn gets a fresh conversation: a context that grows would skew later samples.
-        latency = 2 * (self.latency_samples + 1)
+        latency = 2 * (self.latency_samples + 2)
         throughput = 2 * self.throughput_reps
         sweep = sum(n + 1 for n in self.sweep)
         return latency + throughput + sweep + self.idle_sockets + 2 + 8
@@ -72,13 +75,15 @@ def plan_for(quick: bool, streams: tuple[int, ...] | None) -> Plan:
     if quick:
         return Plan(
             quick=True,
-            latency_samples=40,
-            latency_spec=Spec(3, 3, 1000.0),
+            latency_samples=30,
+            latency_spec=Spec(4, 10, 200.0),
             throughput_spec=Spec(2500, 2500, 0.0),
             throughput_reps=1,
             sweep=streams or (50,),
-            sweep_spec=Spec(50, 100, 50.0),
+            sweep_spec=Spec(25, 50 * 60, 50.0, open_ended=True),
             sweep_ramp=0.5,
+            sweep_start_limit=10.0,
+            sweep_steady=2.0,
             db_short=Spec(10, 10, 200.0),
             db_long=Spec(1000, 1000, 1000.0),
             idle_sockets=100,
@@ -87,18 +92,20 @@ def plan_for(quick: bool, streams: tuple[int, ...] | None) -> Plan:
         )
     return Plan(
         quick=False,
-        latency_samples=200,
-        latency_spec=Spec(3, 3, 1000.0),
+        latency_samples=150,
+        latency_spec=Spec(4, 10, 200.0),
         throughput_spec=Spec(10000, 10000, 0.0),
         throughput_reps=3,
         sweep=streams or (100, 250, 500, 1000),
-        sweep_spec=Spec(100, 400, 50.0),
+        sweep_spec=Spec(50, 50 * 180, 50.0, open_ended=True),
         sweep_ramp=2.0,
+        sweep_start_limit=60.0,
+        sweep_steady=5.0,
         db_short=Spec(10, 10, 200.0),
         db_long=Spec(2500, 2500, 1000.0),
         idle_sockets=500,
-        slack=40.0,
-        child_timeout=420.0,
+        slack=30.0,
+        child_timeout=600.0,
     )
 
 
@@ -349,74 +356,139 @@ async def staggered(n: int, ramp: float, start: Callable[[int], Awaitable[T]]) -
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+async def upstream_control(port: int, action: str) -> None:
+    """`POST /bench/open` or `/bench/end` to the bench upstream."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"POST /bench/{action} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        await writer.drain()
+        async with asyncio.timeout(10):
+            await reader.readuntil(b"\r\n\r\n")
+    finally:
+        writer.close()
+
+
+Starter = Callable[[int, StreamResult], Awaitable[StreamResult]]
+
+
+async def sweep_round(
+    plan: Plan, n: int, upstream: UpstreamProcess, start: Starter, pids: dict[str, int]
+) -> dict[str, Any]:
+    """N open-ended streams: start them all, measure while all run, end them together.
+
+    The steady window opens once every stream delivers (or the start limit passes);
+    CPU is measured over that window, delays reported for all tokens and for the
+    tokens written inside it.
+    """
+    await upstream_control(upstream.port, "open")
+    results = [StreamResult(plan.sweep_spec) for _ in range(n)]
+    t0 = time.monotonic()
+    task = asyncio.ensure_future(staggered(n, plan.sweep_ramp, lambda i: start(i, results[i])))
+    async with watching(pids) as whole:
+        deadline = t0 + plan.sweep_ramp + plan.sweep_start_limit
+        while time.monotonic() < deadline and not task.done():
+            if all(r.tracker.first or r.error for r in results):
+                break
+            await asyncio.sleep(0.05)
+        start_phase = time.monotonic() - t0
+        streaming = sum(1 for r in results if r.tracker.first and r.t_end is None)
+        steady_from = time.time()
+        async with watching(pids) as steady:
+            await asyncio.sleep(plan.sweep_steady)
+        steady_to = time.time()
+        await upstream_control(upstream.port, "end")
+        try:
+            async with asyncio.timeout(plan.slack):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    figures = summarize(results, (steady_from, steady_to))
+    figures.update(
+        start_phase_s=round(start_phase, 2),
+        streaming_in_steady_window=streaming,
+        cpu_steady=steady,
+        usage_whole=whole,
+    )
+    return figures
+
+
+def _stream_bound(plan: Plan) -> float:
+    return plan.sweep_ramp + plan.sweep_start_limit + plan.sweep_steady + plan.slack
+
+
 async def sweep_level(ctx: Context, n: int) -> dict[str, Any]:
-    """N simultaneous paced streams on one fresh daphne process, then the same N direct."""
+    """N simultaneous streams through one fresh daphne process."""
     plan = ctx.plan
-    spec = plan.sweep_spec
-    within = spec.duration + plan.sweep_ramp + plan.slack
-    out: dict[str, Any] = {"streams": n, "spec": spec.__dict__, "ramp_s": plan.sweep_ramp}
     daphne = ctx.daphne(f"sweep-{n}")
     try:
-        out["product"] = await _sweep_product(ctx, daphne, n, within)
-        out["connect_seconds"] = out["product"].pop("connect_seconds")
-        out["daphne_log_problems"] = daphne.problems()
+        site = ctx.site(daphne)
+        await warm_up(ctx, site)
+        rss_idle = rss(daphne.pid)
+        started = time.monotonic()
+        sockets, errors = await open_many(site, ctx.conversations.take_many(n))
+        connect_seconds = round(time.monotonic() - started, 2)
+        rss_connected = rss(daphne.pid)
+        gc.collect()
+
+        async def run(i: int, result: StreamResult) -> StreamResult:
+            ws = sockets[i]
+            if ws is None:
+                result.error = "not connected"
+                return result
+            return await ws_turn(ws, site, plan.sweep_spec, _stream_bound(plan), result)
+
+        profiler = None
+        if ctx.profile:
+            output = ctx.logs / f"{ctx.backend}-sweep-{n}.pyspy.txt"
+            seconds = plan.sweep_ramp + plan.sweep_steady + 2
+            profiler = Profiler(daphne.pid, seconds, output)
+        pids = {"daphne": daphne.pid, "upstream": ctx.upstream.pid, "bench_client": os.getpid()}
+        figures = await sweep_round(plan, n, ctx.upstream, run, pids)
+        await close_all(sockets)
+        figures.update(
+            connect_seconds=connect_seconds,
+            connect_errors=errors[:5],
+            rss_idle_mib=mib(rss_idle),
+            rss_connected_mib=mib(rss_connected),
+            daphne_log_problems=daphne.problems(),
+        )
+        if profiler is not None:
+            figures["profile"] = await asyncio.to_thread(profiler.finish)
+        return {"streams": n, "product": figures}
     finally:
         daphne.stop()
-    gc.collect()
 
-    async with http_client(n + 10) as client:
-        async with watching({"upstream": ctx.upstream.pid, "bench_client": os.getpid()}) as usage:
-            base = await staggered(
-                n,
-                plan.sweep_ramp,
-                lambda i: http_stream(client, ctx.upstream.base_url, spec, within),
+
+async def direct_sweep(plan: Plan, upstream: UpstreamProcess) -> dict[str, Any]:
+    """The baselines of the sweep, once per run (they need no backend): httpx and raw sockets."""
+    out: dict[str, Any] = {}
+    pids = {"upstream": upstream.pid, "bench_client": os.getpid()}
+    bound = _stream_bound(plan)
+    for n in plan.sweep:
+        log.info("  direct sweep %d streams ...", n)
+        level: dict[str, Any] = {}
+        async with http_client(n + 10) as client:
+
+            async def via_httpx(i: int, result: StreamResult) -> StreamResult:
+                return await http_stream(client, upstream.base_url, plan.sweep_spec, bound, result)
+
+            level["httpx"] = await guarded(
+                f"direct httpx {n}", sweep_round(plan, n, upstream, via_httpx, pids), 2 * bound
             )
-    out["baseline"] = summarize(base)
-    out["baseline"]["usage"] = usage
-    out["added_delay_ms"] = added(out["product"]["delay_ms"], out["baseline"]["delay_ms"])
+
+        async def via_raw(i: int, result: StreamResult) -> StreamResult:
+            return await raw_stream(upstream.port, plan.sweep_spec, bound, result)
+
+        level["raw"] = await guarded(
+            f"direct raw {n}", sweep_round(plan, n, upstream, via_raw, pids), 2 * bound
+        )
+        out[str(n)] = level
+        gc.collect()
     return out
-
-
-async def _sweep_product(ctx: Context, daphne: Daphne, n: int, within: float) -> dict[str, Any]:
-    plan = ctx.plan
-    spec = plan.sweep_spec
-    site = ctx.site(daphne)
-    await warm_up(ctx, site)
-    conversations = ctx.conversations.take_many(n)
-    rss_idle = rss(daphne.pid)
-    started = time.monotonic()
-    sockets, errors = await open_many(site, conversations)
-    connect_seconds = round(time.monotonic() - started, 2)
-    rss_connected = rss(daphne.pid)
-    gc.collect()
-
-    async def run(i: int) -> StreamResult:
-        ws = sockets[i]
-        if ws is None:
-            failed = StreamResult(spec, t_send=time.time())
-            failed.error = "not connected"
-            return failed
-        return await ws_turn(ws, site, spec, within)
-
-    profiler = None
-    if ctx.profile:
-        output = ctx.logs / f"{ctx.backend}-sweep-{n}.pyspy.txt"
-        profiler = Profiler(daphne.pid, spec.duration + plan.sweep_ramp, output)
-    pids = {"daphne": daphne.pid, "upstream": ctx.upstream.pid, "bench_client": os.getpid()}
-    async with watching(pids) as usage:
-        results = await staggered(n, plan.sweep_ramp, run)
-    await close_all(sockets)
-    figures = summarize(results)
-    figures.update(
-        usage=usage,
-        connect_seconds=connect_seconds,
-        connect_errors=errors[:5],
-        rss_idle_mib=mib(rss_idle),
-        rss_connected_mib=mib(rss_connected),
-    )
-    if profiler is not None:
-        figures["profile"] = await asyncio.to_thread(profiler.finish)
-    return figures
 
 
 # --- one backend ---------------------------------------------------------------------------------
@@ -456,11 +528,11 @@ async def run_backend(ctx: Context) -> dict[str, Any]:
         daphne.stop()
 
     for n in ctx.plan.sweep:
-        spec = ctx.plan.sweep_spec
-        need = spec.duration * 2 + ctx.plan.sweep_ramp * 2 + 20
-        if ctx.remaining() < need:
+        plan = ctx.plan
+        if ctx.remaining() < plan.sweep_ramp + plan.sweep_steady + 20:
             out["sweep"].append({"streams": n, "skipped": "the run's time bound"})
             continue
-        bound = min(ctx.remaining() - 5, 2 * (spec.duration + ctx.plan.slack) + 120)
-        out["sweep"].append(await guarded(f"sweep {n} streams", sweep_level(ctx, n), bound))
+        bound = min(ctx.remaining() - 5, 2 * _stream_bound(plan) + 60)
+        level = await guarded(f"sweep {n} streams", sweep_level(ctx, n), bound)
+        out["sweep"].append(level if "product" in level else {"streams": n, **level})
     return out

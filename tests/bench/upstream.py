@@ -7,11 +7,16 @@ frames (taken from `token_stream`, so the bytes stay the project's) from plain
 `call_at` callbacks on an absolute schedule, one transport write per wake-up.
 
 Each request's last user message says what to stream (see `spec_text`):
-`bench r=<reasoning tokens> c=<answer tokens> rate=<tokens/s>`, rate 0 meaning as
-fast as the socket takes it. Every token's text is `<kind><index>@<send time, µs>|`
-(kind `r` or `c`), stamped when it is written: a reader knows which token it got,
-whether one is missing or doubled, and how long it travelled. Both the product and
-the direct baseline read these same stamps against the same clock (one machine).
+`bench r=<reasoning tokens> c=<answer tokens> rate=<tokens/s> [open=1]`, rate 0
+meaning as fast as the socket takes it. An open stream keeps sending answer tokens
+(at most `c`) until `POST /bench/end`: every stream of a sweep then ends at the
+same moment, however long the product took to start them, so all of them really
+run at once for a while. `POST /bench/open` clears that for the next round.
+
+Every token's text is `<kind><index>@<send time, µs>|` (kind `r` or `c`), stamped
+when it is written: a reader knows which token it got, whether one is missing or
+doubled, and how long it travelled. The product and the direct baseline read the
+same stamps against the same clock (one machine).
 
     python -m tests.bench.upstream --port 0     # prints "LISTENING <port>"
 """
@@ -33,7 +38,7 @@ from providers.fake_upstream import token_stream
 
 PLACEHOLDER = "@@BENCH@@"
 _PLACEHOLDER_B = PLACEHOLDER.encode()
-_SPEC = re.compile(r"bench r=(\d+) c=(\d+) rate=([0-9.]+)")
+_SPEC = re.compile(r"bench r=(\d+) c=(\d+) rate=([0-9.]+)( open=1)?")
 # Frames written per wake-up at most when catching up: the loop stays fair to other streams.
 _BATCH = 128
 SSE_HEAD = (
@@ -42,21 +47,25 @@ SSE_HEAD = (
     b"Cache-Control: no-cache\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
+EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 
 @dataclass(frozen=True)
 class Spec:
     n_reasoning: int
-    n_content: int
+    n_content: int  # for an open stream: the most it sends if no end comes
     rate: float  # tokens/s; 0: unpaced
+    open_ended: bool = False
 
     @property
     def duration(self) -> float:
+        """Seconds the stream lasts at its rate (an open stream: at most)."""
         return (self.n_reasoning + self.n_content) / self.rate if self.rate else 0.0
 
 
 def spec_text(spec: Spec) -> str:
-    return f"bench r={spec.n_reasoning} c={spec.n_content} rate={spec.rate:g}"
+    text = f"bench r={spec.n_reasoning} c={spec.n_content} rate={spec.rate:g}"
+    return text + (" open=1" if spec.open_ended else "")
 
 
 def parse_spec(body: bytes) -> Spec:
@@ -69,22 +78,25 @@ def parse_spec(body: bytes) -> Spec:
         match = None
     if match is None:
         return Spec(2, 2, 0.0)
-    return Spec(int(match[1]), int(match[2]), float(match[3]))
+    return Spec(int(match[1]), int(match[2]), float(match[3]), bool(match[4]))
 
 
-@lru_cache(maxsize=64)
-def frames_for(n_reasoning: int, n_content: int) -> tuple[tuple[bytes | None, bytes], ...]:
-    """`(token kind or None, SSE frame)` for a stream; token frames hold the placeholder."""
-    script = token_stream(n_reasoning, n_content, None, token=PLACEHOLDER)
-    out: list[tuple[bytes | None, bytes]] = []
-    seen = 0
-    for _delay, data in script.frames:
-        if _PLACEHOLDER_B in data:
-            out.append((b"r" if seen < n_reasoning else b"c", data))
-            seen += 1
-        else:
-            out.append((None, data))
-    return tuple(out)
+@lru_cache(maxsize=1)
+def _templates() -> tuple[bytes, bytes, bytes]:
+    """The role chunk, and one reasoning and one answer chunk holding the placeholder."""
+    frames = [data for _, data in token_stream(1, 1, None, token=PLACEHOLDER).frames]
+    return frames[0], frames[1], frames[2]
+
+
+@lru_cache(maxsize=256)
+def _tail(n_reasoning: int, n_content: int) -> bytes:
+    """Finish chunk, usage chunk (with these counts) and [DONE], chunk-encoded."""
+    frames = token_stream(n_reasoning, n_content, None, token=PLACEHOLDER).frames[-3:]
+    return b"".join(_chunk(data) for _, data in frames) + b"0\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 class _Stream:
@@ -92,14 +104,15 @@ class _Stream:
 
     def __init__(self, conn: _Connection, spec: Spec) -> None:
         self.conn = conn
+        self.spec = spec
         self.loop = asyncio.get_running_loop()
-        self.frames = frames_for(spec.n_reasoning, spec.n_content)
         self.interval = 1.0 / spec.rate if spec.rate else 0.0
         self.t0 = self.loop.time()
-        self.pos = 0
-        self.tokens = 0
-        self.index = {b"r": 0, b"c": 0}
+        self.limit = spec.n_reasoning + spec.n_content
+        self.sent = 0
         self.handle: asyncio.Handle | None = None
+        role, self.think, self.say = _templates()
+        conn.write(SSE_HEAD + _chunk(role))
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -112,40 +125,62 @@ class _Stream:
         if conn.transport is None or conn.paused:
             return  # gone, or resume_writing pumps again
         now = self.loop.time()
-        stamp = 0
+        end_at = conn.state.end_at if self.spec.open_ended else None
+        n_reasoning = self.spec.n_reasoning
+        stamp = b""
         out: list[bytes] = []
-        frames = self.frames
-        while self.pos < len(frames):
-            kind, data = frames[self.pos]
-            if kind is not None:
-                if self.interval:
-                    due = self.t0 + (self.tokens + 1) * self.interval
-                    if due > now:
-                        self.handle = self.loop.call_at(due, self.pump)
-                        break
-                if not stamp:
-                    stamp = time.time_ns() // 1000
-                index = self.index[kind]
-                self.index[kind] = index + 1
-                data = data.replace(_PLACEHOLDER_B, b"%b%d@%d|" % (kind, index, stamp))
-                self.tokens += 1
-            out.append(b"%x\r\n%b\r\n" % (len(data), data))
-            self.pos += 1
+        while True:
+            due = self.t0 + (self.sent + 1) * self.interval
+            if self.sent >= self.limit or (end_at is not None and due > end_at):
+                done_r = min(self.sent, n_reasoning)
+                out.append(_tail(done_r, self.sent - done_r))
+                conn.write(b"".join(out))
+                conn.stream_done()
+                return
+            if self.interval and due > now:
+                self.handle = self.loop.call_at(due, self.pump)
+                break
+            if not stamp:
+                stamp = b"@%d|" % (time.time_ns() // 1000)
+            if self.sent < n_reasoning:
+                token = b"r%d" % self.sent + stamp
+                out.append(_chunk(self.think.replace(_PLACEHOLDER_B, token)))
+            else:
+                token = b"c%d" % (self.sent - n_reasoning) + stamp
+                out.append(_chunk(self.say.replace(_PLACEHOLDER_B, token)))
+            self.sent += 1
             if len(out) >= _BATCH:
                 self.handle = self.loop.call_soon(self.pump)
                 break
         if out:
-            conn.transport.write(b"".join(out))
-        if self.pos >= len(frames) and self.handle is None:
-            conn.transport.write(b"0\r\n\r\n")
-            conn.stream_done()
+            conn.write(b"".join(out))
+
+
+class State:
+    """Shared by every connection of the server."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.end_at: float | None = None  # loop time after which open streams end
+        self.streams: set[_Stream] = set()
+        self.started = 0
+        self.completed = 0
+        self.peak = 0
+
+    def end_open_streams(self) -> None:
+        self.end_at = self.loop.time()
+        for stream in list(self.streams):
+            # A stream waiting for its next token ends now rather than at that token.
+            if stream.spec.open_ended and stream.handle is not None:
+                stream.cancel()
+                stream.pump()
 
 
 class _Connection(asyncio.Protocol):
     """HTTP/1.1 with keep-alive, one request at a time (httpx does not pipeline)."""
 
-    def __init__(self, server: UpstreamStats) -> None:
-        self.stats = server
+    def __init__(self, state: State) -> None:
+        self.state = state
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.stream: _Stream | None = None
@@ -160,12 +195,16 @@ class _Connection(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_write_buffer_limits(high=256 * 1024)
 
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         if self.stream is not None:
             self.stream.cancel()
+            self.state.streams.discard(self.stream)
             self.stream = None
-            self.stats.active -= 1
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -181,9 +220,10 @@ class _Connection(asyncio.Protocol):
             self._next_request()
 
     def stream_done(self) -> None:
+        if self.stream is not None:
+            self.state.streams.discard(self.stream)
         self.stream = None
-        self.stats.active -= 1
-        self.stats.completed += 1
+        self.state.completed += 1
         self._next_request()
 
     def _next_request(self) -> None:
@@ -201,34 +241,34 @@ class _Connection(asyncio.Protocol):
             return  # the body is still coming
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
+        if method == "POST" and path in ("/bench/end", "/bench/open"):
+            if path == "/bench/end":
+                self.state.end_open_streams()
+            else:
+                self.state.end_at = None
+            self.write(EMPTY_OK)
+            self._next_request()
+            return
         if method != "POST" or not path.endswith("/chat/completions"):
             msg = b'{"error":{"message":"not found"}}'
-            self.transport.write(
+            self.write(
                 b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\n\r\n%b" % (len(msg), msg)
             )
             self._next_request()
             return
-        self.transport.write(SSE_HEAD)
-        self.stats.started += 1
-        self.stats.active += 1
-        self.stats.peak = max(self.stats.peak, self.stats.active)
+        state = self.state
+        state.started += 1
         self.stream = _Stream(self, parse_spec(body))
+        state.streams.add(self.stream)
+        state.peak = max(state.peak, len(state.streams))
         self.stream.pump()
-
-
-class UpstreamStats:
-    def __init__(self) -> None:
-        self.started = 0
-        self.completed = 0
-        self.active = 0
-        self.peak = 0
 
 
 async def serve(host: str, port: int, max_seconds: float) -> None:
     loop = asyncio.get_running_loop()
-    stats = UpstreamStats()
-    server = await loop.create_server(lambda: _Connection(stats), host, port, backlog=4096)
+    state = State()
+    server = await loop.create_server(lambda: _Connection(state), host, port, backlog=4096)
     print(f"LISTENING {server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -238,9 +278,7 @@ async def serve(host: str, port: int, max_seconds: float) -> None:
     except TimeoutError:
         pass  # bounded: an orphaned upstream stops by itself
     server.close()
-    print(
-        f"STATS started={stats.started} completed={stats.completed} peak={stats.peak}", flush=True
-    )
+    print(f"STATS started={state.started} completed={state.completed} peak={state.peak}")
 
 
 def raise_nofile() -> None:
