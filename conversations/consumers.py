@@ -22,7 +22,7 @@ from conversations import actions, lifecycle
 from conversations.errors import ClientError
 from conversations.groups import conversation_group, turn_group
 from conversations.models import Turn
-from conversations.runner import start_runner
+from conversations.runner import RUNNERS, start_runner
 from conversations.turnlog import Event, get_turn_log
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         )()
         if not running:
             raise ClientError("not_running", "That turn is not running.")
-        # The runner may live in another process: it listens on its turn's group.
+        runner = RUNNERS.get(turn_id)
+        if runner is not None:  # here: no round trip (and no race with its group_add)
+            runner.request_stop()
+            return
+        # The runner lives in another process: it listens on its turn's group.
         await self.channel_layer.group_send(turn_group(turn_id), {"type": "turn.stop"})
 
     async def on_resume(self, frame: dict[str, Any]) -> None:

@@ -66,9 +66,10 @@ class TurnRunner:
         self.lost = False  # another process expired our lease
         self.task: asyncio.Task[None] | None = None
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._publish_lock = asyncio.Lock()
         self._checkpointed_seq = 0
+        self._last_flush = 0.0
         self._t0 = time.monotonic()
         self._first_reasoning: float | None = None
         self._first_content: float | None = None
@@ -87,21 +88,19 @@ class TurnRunner:
             self._upstream.cancel()
 
     async def run(self) -> None:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(turn_group(self.turn_id), channel)
-        listener = asyncio.create_task(self._listen(channel))
+        # The upstream request goes out first: it is what the user waits for.
+        # `turn.started` still gets seq 1 and is sent first, as it takes the
+        # publish lock before the upstream task can run.
+        started = self._event(
+            "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
+        )
+        self._upstream = asyncio.create_task(self._consume())
+        listener = asyncio.create_task(self._listen())
         keeper = asyncio.create_task(self._keep())
         status: str = Turn.Status.FAILED
         error: ProviderError | None = None
         try:
-            await self._publish(
-                [
-                    self._event(
-                        "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
-                    )
-                ]
-            )
-            self._upstream = asyncio.create_task(self._consume())
+            await self._publish([started])
             try:
                 status, error = await self._upstream
             except asyncio.CancelledError:
@@ -124,14 +123,20 @@ class TurnRunner:
         finally:
             listener.cancel()
             keeper.cancel()
-            await self.layer.group_discard(turn_group(self.turn_id), channel)
         await self._finish(status, error)
 
-    async def _listen(self, channel: str) -> None:
-        while True:
-            message = await self.layer.receive(channel)
-            if message.get("type") == "turn.stop":
-                self.request_stop()
+    async def _listen(self) -> None:
+        """`stop` from any process arrives on the turn's group."""
+        channel = await self.layer.new_channel()
+        group = turn_group(self.turn_id)
+        await self.layer.group_add(group, channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") == "turn.stop":
+                    self.request_stop()
+        finally:
+            await asyncio.shield(self.layer.group_discard(group, channel))
 
     async def _keep(self) -> None:
         """Checkpoint about once a second while text changes; renew the lease while silent."""
@@ -209,12 +214,18 @@ class TurnRunner:
         else:
             self.pending.append((kind, [text]))
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(
-                settings.CHAT_COALESCE_SECONDS, self._flush_soon
-            )
+            # Leading edge: a delta after a quiet spell goes out at once (first
+            # tokens, slow streams); within the window, deltas wait and merge.
+            delay = self._last_flush + settings.CHAT_COALESCE_SECONDS - now
+            loop = asyncio.get_running_loop()
+            if delay <= 0:
+                self._flush_handle = loop.call_soon(self._flush_soon)
+            else:
+                self._flush_handle = loop.call_later(delay, self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._flush_handle = None
+        self._last_flush = time.monotonic()
         asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
