@@ -410,8 +410,9 @@ def summarize(
     if window is not None:
         lo, hi = window
         for r in results:
-            t = r.tracker
-            steady += [d for s, d in zip(t.stamps, t.delays, strict=True) if lo <= s <= hi]
+            tracker = r.tracker
+            pairs = zip(tracker.stamps, tracker.delays, strict=True)
+            steady += [delay for stamp, delay in pairs if lo <= stamp <= hi]
     errors: dict[str, int] = {}
     for r in results:
         if r.error:

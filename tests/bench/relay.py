@@ -41,6 +41,7 @@ from typing import Any
 from tests.bench.report import render
 from tests.bench.scenarios import Plan, plan_for
 from tests.bench.stack import ROOT, _child_setup, services_reachable
+from tests.bench.upstream import raise_nofile
 
 log = logging.getLogger("bench")
 
@@ -74,7 +75,20 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "note": "daphne, the bench upstream and the bench clients all share these cores",
+        "product_code_sha256": code_fingerprint(),
     }
+
+
+def code_fingerprint() -> str:
+    """Which product code was measured (the tree changes between runs; no git needed)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in ("chatsite", "conversations", "providers"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,6 +137,9 @@ def run_parent(args: argparse.Namespace) -> int:
     if not out.is_absolute():
         out = ROOT / out
     out.parent.mkdir(parents=True, exist_ok=True)
+    # The sweep's direct baselines need no backend: once per run, before the products.
+    log.info("direct baselines of the sweep")
+    results["direct_sweep"] = run_direct_sweep(plan)
     for name in backends:
         log.info("backend %s", name)
         if name == "postgres" and (why := services_reachable()):
@@ -139,6 +156,21 @@ def run_parent(args: argparse.Namespace) -> int:
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:
     return {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in plan.__dict__.items()}
+
+
+def run_direct_sweep(plan: Plan) -> dict[str, Any]:
+    from tests.bench.scenarios import direct_sweep
+    from tests.bench.stack import UpstreamProcess
+
+    bound = len(plan.sweep) * 2 * (plan.sweep_start_limit + plan.sweep_steady + plan.slack)
+    upstream = UpstreamProcess(dict(os.environ), max_seconds=bound + 60)
+    try:
+        return asyncio.run(asyncio.wait_for(direct_sweep(plan, upstream), bound))
+    except Exception as exc:
+        log.exception("the direct sweep failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        upstream.stop()
 
 
 def run_child(args: argparse.Namespace, backend: str, plan: Plan, var: Path) -> dict[str, Any]:
@@ -251,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Django's LOGGING (LOG_LEVEL=WARNING) would silence the progress lines.
     log.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    raise_nofile()  # a thousand sockets and more
     if args.backend_child:
         return run_backend_child(args)
     return run_parent(args)

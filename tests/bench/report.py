@@ -66,6 +66,30 @@ def _latency_rows(latency: dict[str, Any], goals: dict[str, Any]) -> list[Row]:
                         _verdict(_below(add, goal) if goal is not None else None),
                     )
                 )
+        started = data.get("turn_started_ms") or {}
+        rows.append(
+            (
+                f"  turn.started p50 / p99 ms ({label})",
+                f"{_f(started.get('p50'), 2)} / {_f(started.get('p99'), 2)}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+        transit = data.get("first_reasoning_transit_ms") or {}
+        if transit:
+            p, b, a = transit["product"], transit["baseline"], transit["added"]
+            rows.append(
+                (
+                    f"  1st reasoning upstream->reader p50 / p99 ms ({label})",
+                    f"{_f(p['p50'], 2)} / {_f(p['p99'], 2)}",
+                    f"{_f(b['p50'], 2)} / {_f(b['p99'], 2)}",
+                    f"{_f(a['p50'], 2)} / {_f(a['p99'], 2)}",
+                    "",
+                    "",
+                )
+            )
         lost = data.get("tokens_lost")
         if lost:
             rows.append((f"tokens lost ({label})", _f(lost), "", "", "0", "MISSED"))
@@ -95,88 +119,141 @@ def _throughput_rows(throughput: dict[str, Any], goals: dict[str, Any]) -> list[
     return rows
 
 
-def _sweep_rows(sweep: list[dict[str, Any]], goals: dict[str, Any]) -> list[Row]:
+def _pair(httpx: Any, raw: Any, digits: int = 1) -> str:
+    return f"{_f(httpx, digits)} / {_f(raw, digits)}"
+
+
+def _q(data: dict[str, Any] | None, key: str, q: str) -> Any:
+    if not data or "error" in data:
+        return None
+    return (data.get(key) or {}).get(q)
+
+
+def _cpu(data: dict[str, Any] | None, name: str) -> Any:
+    if not data or "error" in data:
+        return None
+    return data.get("cpu_steady", {}).get(name, {}).get("cpu_cores")
+
+
+def _sweep_rows(
+    sweep: list[dict[str, Any]], direct: dict[str, Any], goals: dict[str, Any]
+) -> list[Row]:
+    """Product beside both direct readers ("httpx / raw socket")."""
     rows: list[Row] = []
     for level in sweep:
         n = level.get("streams")
-        if "skipped" in level or "error" in level:
+        if "product" not in level:
             why = level.get("skipped") or level.get("error", "")
             rows.append(
                 (f"{n} streams", "skipped" if "skipped" in level else "error", "", "", "", why[:70])
             )
             continue
-        p, b = level["product"], level["baseline"]
-        added_p99 = level["added_delay_ms"]["p99"]
-        goal_applies = n is not None and n <= goals["sweep_streams"]
+        p = level["product"]
+        d = direct.get(str(n), {})
+        h, r = d.get("httpx"), d.get("raw")
+        best = [
+            v
+            for v in (_q(h, "steady_delay_ms", "p99"), _q(r, "steady_delay_ms", "p99"))
+            if v is not None
+        ]
+        p99 = _q(p, "steady_delay_ms", "p99")
+        added = None if p99 is None or not best else round(p99 - min(best), 1)
+        all_running = p["streaming_in_steady_window"] == n
+        clean = p["tokens_lost"] == 0 and p["completed"] == n
+        ok = None
+        if added is not None and n is not None and n <= goals["sweep_streams"]:
+            ok = added < goals["sweep_added_p99_ms"] and all_running and clean
         rows.append(
             (
-                f"{n} streams: token delay p99 ms",
-                _f(p["delay_ms"]["p99"]),
-                _f(b["delay_ms"]["p99"]),
-                _f(added_p99),
+                f"{n} streams: steady token delay p99 ms",
+                _f(p99),
+                _pair(_q(h, "steady_delay_ms", "p99"), _q(r, "steady_delay_ms", "p99")),
+                _f(added),
                 f"< {goals['sweep_added_p99_ms']:g}",
-                _verdict(_below(added_p99, goals["sweep_added_p99_ms"]) if goal_applies else None),
+                _verdict(ok),
             )
         )
         rows.append(
             (
-                f"{n} streams: token delay p50 ms",
-                _f(p["delay_ms"]["p50"]),
-                _f(b["delay_ms"]["p50"]),
-                _f(level["added_delay_ms"]["p50"]),
+                f"{n} streams: steady token delay p50 ms",
+                _f(_q(p, "steady_delay_ms", "p50")),
+                _pair(_q(h, "steady_delay_ms", "p50"), _q(r, "steady_delay_ms", "p50")),
+                "",
                 "",
                 "",
             )
         )
-        lost = p["tokens_lost"]
         rows.append(
             (
-                f"{n} streams: tokens lost / completed",
-                f"{lost:,} / {p['completed']:,}",
-                f"{b['tokens_lost']:,} / {b['completed']:,}",
+                f"{n} streams: all tokens (start included) delay p99 ms",
+                _f(_q(p, "delay_ms", "p99")),
+                _pair(_q(h, "delay_ms", "p99"), _q(r, "delay_ms", "p99")),
+                "",
+                "",
+                "",
+            )
+        )
+
+        def lost(data: dict[str, Any] | None) -> str:
+            if not data or "error" in data:
+                return "-"
+            return f"{data['tokens_lost']:,}/{data['completed']:,}"
+
+        rows.append(
+            (
+                f"{n} streams: tokens lost / streams completed",
+                lost(p),
+                f"{lost(h)} / {lost(r)}",
                 "",
                 "0 lost",
-                _verdict(lost == 0 and p["completed"] == n),
+                _verdict(clean),
+            )
+        )
+
+        def running(data: dict[str, Any] | None) -> str:
+            if not data or "error" in data:
+                return "-"
+            return f"{data['streaming_in_steady_window']:,} after {data['start_phase_s']:.1f}s"
+
+        rows.append(
+            (
+                f"{n} streams: streaming together / start phase",
+                running(p),
+                f"{running(h)} / {running(r)}",
+                "",
+                f"{n}",
+                _verdict(all_running),
             )
         )
         rows.append(
             (
-                f"{n} streams: peak concurrent",
-                _f(p["peak_concurrent"]),
-                _f(b["peak_concurrent"]),
-                "",
-                "",
-                "",
-            )
-        )
-        d = p["usage"].get("daphne", {})
-        rows.append(
-            (
-                f"{n} streams: daphne CPU cores / RSS peak MiB",
-                f"{_f(d.get('cpu_cores'), 2)} / {_f(d.get('rss_peak_mib'))}",
-                "",
-                "",
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                f"{n} streams: CPU cores upstream / bench client",
-                f"{_f(p['usage'].get('upstream', {}).get('cpu_cores'), 2)} / "
-                f"{_f(p['usage'].get('bench_client', {}).get('cpu_cores'), 2)}",
-                f"{_f(b['usage'].get('upstream', {}).get('cpu_cores'), 2)} / "
-                f"{_f(b['usage'].get('bench_client', {}).get('cpu_cores'), 2)}",
+                f"{n} streams: CPU cores daphne / upstream / client",
+                f"{_f(_cpu(p, 'daphne'), 2)} / {_f(_cpu(p, 'upstream'), 2)} / "
+                f"{_f(_cpu(p, 'bench_client'), 2)}",
+                f"- / {_f(_cpu(h, 'upstream'), 2)} / {_f(_cpu(h, 'bench_client'), 2)}"
+                f" ; raw - / {_f(_cpu(r, 'upstream'), 2)} / {_f(_cpu(r, 'bench_client'), 2)}",
                 "",
                 "",
                 "",
             )
         )
+        whole = p.get("usage_whole", {}).get("daphne", {})
         rows.append(
             (
-                f"{n} streams: connect s / 1st token p99 ms",
-                f"{_f(level.get('connect_seconds'))} / {_f(p['ttft_reasoning_ms']['p99'])}",
-                f"- / {_f(b['ttft_reasoning_ms']['p99'])}",
+                f"{n} streams: daphne RSS MiB idle / connected / peak",
+                f"{_f(p.get('rss_idle_mib'))} / {_f(p.get('rss_connected_mib'))} / "
+                f"{_f(whole.get('rss_peak_mib'))}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"{n} streams: connect s / turn.started p99 ms",
+                f"{_f(p.get('connect_seconds'))} / {_f(_q(p, 'turn_started_ms', 'p99'))}",
+                "",
                 "",
                 "",
                 "",
@@ -271,13 +348,13 @@ def render(results: dict[str, Any]) -> str:
             continue
         rows = _latency_rows(data.get("latency", {}), goals)
         rows += _throughput_rows(data.get("throughput", {}), goals)
-        rows += _sweep_rows(data.get("sweep", []), goals)
+        rows += _sweep_rows(data.get("sweep", []), results.get("direct_sweep") or {}, goals)
         rows += _db_rows(data.get("db_writes", {}))
         rows += _memory_rows(data.get("idle_memory", {}))
         out.append(_table(rows))
         problems = data.get("daphne_log_problems") or []
         for level in data.get("sweep", []):
-            problems += level.get("daphne_log_problems") or []
+            problems += (level.get("product") or {}).get("daphne_log_problems") or []
         if problems:
             out.append("  daphne logged (first lines):")
             out += [f"    {line}" for line in problems[:8]]

@@ -92,19 +92,19 @@ def plan_for(quick: bool, streams: tuple[int, ...] | None) -> Plan:
         )
     return Plan(
         quick=False,
-        latency_samples=150,
+        latency_samples=100,
         latency_spec=Spec(4, 10, 200.0),
         throughput_spec=Spec(10000, 10000, 0.0),
         throughput_reps=3,
         sweep=streams or (100, 250, 500, 1000),
         sweep_spec=Spec(50, 50 * 180, 50.0, open_ended=True),
         sweep_ramp=2.0,
-        sweep_start_limit=60.0,
+        sweep_start_limit=30.0,
         sweep_steady=5.0,
         db_short=Spec(10, 10, 200.0),
         db_long=Spec(2500, 2500, 1000.0),
         idle_sockets=500,
-        slack=30.0,
+        slack=20.0,
         child_timeout=600.0,
     )
 
