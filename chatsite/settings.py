@@ -159,6 +159,17 @@ if DATABASE_URL:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = _SQLITE_OPTIONS
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "DB_POOL", False
+    ):
+        # A connection pool: runners checkpoint from worker threads, and opening a
+        # PostgreSQL connection per checkpoint (CONN_MAX_AGE=0) costs a backend fork.
+        # Opt-in for now: the test suite does not yet run with it (see architecture.md).
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", 20),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
 else:
     DATABASES = {
         "default": {
@@ -175,12 +186,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py caps a pool at 100 connections and then fails at once;
+                # a thousand sockets need more.
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
                 # channels_redis drops messages past `capacity` without a word;
                 # the turn log is the real copy, but keep drops rare.
                 "capacity": env_int("CHANNEL_CAPACITY", 5000),
@@ -191,7 +205,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "conversations.layers.LocalChannelLayer",
             "CONFIG": {"capacity": env_int("CHANNEL_CAPACITY", 5000), "expiry": 60},
         }
     }

@@ -99,7 +99,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 f"The message has {len(content):,} characters; "
                 f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}.",
             )
-        plan = await database_sync_to_async(actions.start_turn)(
+        # In the thread pool, not Django's one shared sync thread: a burst of
+        # turn starts must not queue behind each other and every connect.
+        plan = await database_sync_to_async(actions.start_turn, thread_sensitive=False)(
             self.conversation_id,
             self.scope["user"],
             content,
@@ -178,6 +180,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     # --- channel layer -----------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels closes stale database connections before every handler, on
+        # Django's one shared sync thread: every relayed frame would queue behind
+        # every turn start and session lookup. Relaying touches no database.
+        if message.get("type") == "turn.events":
+            await self.turn_events(message)
+        else:
+            await super().dispatch(message)
+
     async def turn_events(self, message: dict[str, Any]) -> None:
         turn_id: str = message["turn"]
         events: list[Event] = message["events"]
@@ -199,7 +210,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             for event in events:
                 if event["seq"] == self.sent.get(turn_id, 0) + 1:
                     self.sent[turn_id] = event["seq"]
-                    await self.send(text_data=json.dumps(event))
+                    try:
+                        await self.send(text_data=json.dumps(event))
+                    except Exception:
+                        # The socket closed under us (daphne raises autobahn's
+                        # Disconnected); disconnect() cleans up.
+                        self.open_turns.clear()
+                        return
                     if event["type"] in TERMINAL:
                         self.open_turns.pop(turn_id, None)
                     else:

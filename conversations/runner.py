@@ -129,10 +129,21 @@ class TurnRunner:
         """`stop` from any process arrives on the turn's group."""
         channel = await self.layer.new_channel()
         group = turn_group(self.turn_id)
-        await self.layer.group_add(group, channel)
+        for attempt in range(5):
+            try:
+                await self.layer.group_add(group, channel)
+                break
+            except Exception:
+                logger.warning("turn %s: group_add failed (try %d)", self.turn_id, attempt + 1)
+                await asyncio.sleep(0.5 * (attempt + 1))
         try:
             while True:
-                message = await self.layer.receive(channel)
+                try:
+                    message = await self.layer.receive(channel)
+                except Exception:  # e.g. Redis briefly unreachable: keep listening
+                    logger.warning("stop listener of turn %s", self.turn_id, exc_info=True)
+                    await asyncio.sleep(1)
+                    continue
                 if message.get("type") == "turn.stop":
                     self.request_stop()
         finally:

@@ -68,7 +68,11 @@ class RedisTurnLog:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = redis.Redis.from_url(self.url)
+            # Blocking: under a burst, wait for a free connection instead of failing.
+            pool = redis.BlockingConnectionPool.from_url(
+                self.url, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10
+            )
+            client = redis.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
 

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -101,10 +102,15 @@ class StreamResult:
     t_started: float | None = None  # `turn.started` read (product only)
     frames: int = 0
     seq_gaps: int = 0
+    stream_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     tracker: Tracker = field(init=False)
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.spec)
+
+    @property
+    def prompt(self) -> str:
+        return spec_text(self.spec, self.stream_id)
 
     @property
     def lost(self) -> int:
@@ -120,9 +126,11 @@ class StreamResult:
 
     @property
     def throughput(self) -> float | None:
-        """Tokens per second, from the request to the last token read."""
-        span = self.tracker.last_at - self.t_send
-        return self.tracker.received / span if self.tracker.received and span > 0 else None
+        """Tokens per second read, first token to last (the start is timed apart)."""
+        span = self.span
+        if span is None or span[1] <= span[0]:
+            return None
+        return (self.tracker.received - 1) / (span[1] - span[0])
 
     @property
     def span(self) -> tuple[float, float] | None:
@@ -171,8 +179,8 @@ async def ws_turn(
     result: StreamResult | None = None,
 ) -> StreamResult:
     """Send one `user_message` and read every frame until the turn ends."""
-    message = json.dumps({"type": "user_message", "content": spec_text(spec), "model": site.model})
     result = result or StreamResult(spec)
+    message = json.dumps({"type": "user_message", "content": result.prompt, "model": site.model})
     result.t_send = time.time()
     tracker = result.tracker
     last_seq = 0
@@ -224,10 +232,10 @@ def http_client(max_connections: int = 100) -> httpx.AsyncClient:
     )
 
 
-def request_body(spec: Spec) -> dict[str, Any]:
+def request_body(result: StreamResult) -> dict[str, Any]:
     return {
         "model": "relay",
-        "messages": [{"role": "user", "content": spec_text(spec)}],
+        "messages": [{"role": "user", "content": result.prompt}],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -241,8 +249,8 @@ async def http_stream(
     result: StreamResult | None = None,
 ) -> StreamResult:
     """The same request the product's client sends, read and parsed directly."""
-    body = request_body(spec)
     result = result or StreamResult(spec)
+    body = request_body(result)
     result.t_send = time.time()
     tracker = result.tracker
     pending = b""
@@ -324,12 +332,12 @@ async def raw_stream(
 ) -> StreamResult:
     """The same request on a bare asyncio socket: what reading the stream costs at least."""
     loop = asyncio.get_running_loop()
-    body = json.dumps(request_body(spec)).encode()
+    result = result or StreamResult(spec)
+    body = json.dumps(request_body(result)).encode()
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
     )
-    result = result or StreamResult(spec)
     done: asyncio.Future[None] = loop.create_future()
     transport: asyncio.BaseTransport | None = None
     try:
@@ -425,7 +433,10 @@ def summarize(
         "errors": errors,
         "tokens_expected": sum(r.tracker.expected for r in results),
         "tokens_received": sum(r.tracker.received for r in results),
-        "tokens_lost": sum(r.lost for r in results),
+        # Missing from a stream that ended: a correctness bug. Missing from one that had
+        # not ended by its time bound: late, maybe forever.
+        "tokens_lost": sum(r.lost for r in results if r.ok),
+        "tokens_undelivered": sum(r.lost for r in results if not r.ok),
         "tokens_doubled": sum(r.tracker.doubled for r in results),
         "tokens_reordered": sum(r.tracker.reordered for r in results),
         "tokens_malformed": sum(r.tracker.malformed for r in results),

@@ -159,7 +159,9 @@ def _sweep_rows(
         p99 = _q(p, "steady_delay_ms", "p99")
         added = None if p99 is None or not best else round(p99 - min(best), 1)
         all_running = p["streaming_in_steady_window"] == n
-        clean = p["tokens_lost"] == 0 and p["completed"] == n
+        clean = (
+            p["tokens_lost"] == 0 and p.get("tokens_undelivered", 0) == 0 and p["completed"] == n
+        )
         ok = None
         if added is not None and n is not None and n <= goals["sweep_streams"]:
             ok = added < goals["sweep_added_p99_ms"] and all_running and clean
@@ -197,11 +199,12 @@ def _sweep_rows(
         def lost(data: dict[str, Any] | None) -> str:
             if not data or "error" in data:
                 return "-"
-            return f"{data['tokens_lost']:,}/{data['completed']:,}"
+            late = data.get("tokens_undelivered", 0)
+            return f"{data['tokens_lost']:,}/{late:,}/{data['completed']:,}"
 
         rows.append(
             (
-                f"{n} streams: tokens lost / streams completed",
+                f"{n} streams: tokens lost/undelivered, streams done",
                 lost(p),
                 f"{lost(h)} / {lost(r)}",
                 "",
@@ -210,15 +213,17 @@ def _sweep_rows(
             )
         )
 
-        def running(data: dict[str, Any] | None) -> str:
+        def running(data: dict[str, Any] | None, upstream: bool = False) -> str:
             if not data or "error" in data:
                 return "-"
-            return f"{data['streaming_in_steady_window']:,} after {data['start_phase_s']:.1f}s"
+            text = f"{data['streaming_in_steady_window']:,} after {data['start_phase_s']:.1f}s"
+            active = data.get("upstream_active_in_steady_window")
+            return f"{text} (upstream {active:,})" if upstream and active is not None else text
 
         rows.append(
             (
                 f"{n} streams: streaming together / start phase",
-                running(p),
+                running(p, upstream=True),
                 f"{running(h)} / {running(r)}",
                 "",
                 f"{n}",
@@ -330,7 +335,9 @@ def render(results: dict[str, Any]) -> str:
         f"Relay benchmark ({results['mode']}, {results.get('wall_seconds')} s): "
         f"{machine['cpu_count']} cores {machine['cpu_model']}, Python {machine['python']}.",
         "daphne, the bench upstream and the bench client share those cores; "
-        "'added' = product minus direct baseline.",
+        "'added' = product minus direct baseline",
+        "(sweep: baseline 'httpx / raw socket', added over the faster of the two; "
+        "'steady' = tokens written while all streams ran).",
     ]
     for name, data in results["backends"].items():
         out.append("")
@@ -352,10 +359,20 @@ def render(results: dict[str, Any]) -> str:
         rows += _db_rows(data.get("db_writes", {}))
         rows += _memory_rows(data.get("idle_memory", {}))
         out.append(_table(rows))
-        problems = data.get("daphne_log_problems") or []
-        for level in data.get("sweep", []):
-            problems += (level.get("product") or {}).get("daphne_log_problems") or []
-        if problems:
-            out.append("  daphne logged (first lines):")
-            out += [f"    {line}" for line in problems[:8]]
+        logged = [("main", data.get("daphne_log_problems"))]
+        logged += [("coalesce 0", data.get("daphne_log_problems_coalesce0"))]
+        logged += [
+            (
+                f"sweep {level.get('streams')}",
+                (level.get("product") or {}).get("daphne_log_problems"),
+            )
+            for level in data.get("sweep", [])
+        ]
+        if any(lines for _, lines in logged):
+            out.append(
+                "  daphne logged (count x line, most frequent first; logs in var/bench-logs/):"
+            )
+            for name, lines in logged:
+                for line in (lines or [])[:4]:
+                    out.append(f"    [{name}] {line}")
     return "\n".join(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import time
@@ -77,8 +78,8 @@ def plan_for(quick: bool, streams: tuple[int, ...] | None) -> Plan:
             quick=True,
             latency_samples=30,
             latency_spec=Spec(4, 10, 200.0),
-            throughput_spec=Spec(2500, 2500, 0.0),
-            throughput_reps=1,
+            throughput_spec=Spec(4000, 4000, 0.0),
+            throughput_reps=2,
             sweep=streams or (50,),
             sweep_spec=Spec(25, 50 * 60, 50.0, open_ended=True),
             sweep_ramp=0.5,
@@ -95,16 +96,16 @@ def plan_for(quick: bool, streams: tuple[int, ...] | None) -> Plan:
         latency_samples=100,
         latency_spec=Spec(4, 10, 200.0),
         throughput_spec=Spec(10000, 10000, 0.0),
-        throughput_reps=3,
+        throughput_reps=5,
         sweep=streams or (100, 250, 500, 1000),
         sweep_spec=Spec(50, 50 * 180, 50.0, open_ended=True),
         sweep_ramp=2.0,
-        sweep_start_limit=30.0,
+        sweep_start_limit=15.0,
         sweep_steady=5.0,
         db_short=Spec(10, 10, 200.0),
         db_long=Spec(2500, 2500, 1000.0),
-        idle_sockets=500,
-        slack=20.0,
+        idle_sockets=300,
+        slack=10.0,
         child_timeout=600.0,
     )
 
@@ -356,16 +357,21 @@ async def staggered(n: int, ramp: float, start: Callable[[int], Awaitable[T]]) -
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def upstream_control(port: int, action: str) -> None:
-    """`POST /bench/open` or `/bench/end` to the bench upstream."""
+async def upstream_control(port: int, action: str, body: Any = None) -> Any:
+    """`POST /bench/<open|end|stats|sent>` to the bench upstream; returns its JSON answer."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    data = b"" if body is None else json.dumps(body).encode()
     try:
         writer.write(
-            f"POST /bench/{action} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".encode()
+            f"POST /bench/{action} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
         )
         await writer.drain()
         async with asyncio.timeout(10):
-            await reader.readuntil(b"\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            return json.loads(await reader.readexactly(length))
     finally:
         writer.close()
 
@@ -394,6 +400,7 @@ async def sweep_round(
             await asyncio.sleep(0.05)
         start_phase = time.monotonic() - t0
         streaming = sum(1 for r in results if r.tracker.first and r.t_end is None)
+        upstream_active = (await upstream_control(upstream.port, "stats"))["active"]
         steady_from = time.time()
         async with watching(pids) as steady:
             await asyncio.sleep(plan.sweep_steady)
@@ -406,10 +413,20 @@ async def sweep_round(
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+    # What the upstream wrote, per stream: the count even an unfinished stream is held to.
+    sent = await upstream_control(upstream.port, "sent", [r.stream_id for r in results])
+    for r in results:
+        if r.stream_id in sent and r.tracker.reported is None:
+            r.tracker.reported = (sent[r.stream_id][0], sent[r.stream_id][1])
+        if not r.ok and r.error is None:
+            r.error = "cut at the round's time bound"
     figures = summarize(results, (steady_from, steady_to))
     figures.update(
         start_phase_s=round(start_phase, 2),
         streaming_in_steady_window=streaming,
+        # Streams the upstream was sending then: fewer than N means starting is the
+        # bottleneck; N here but fewer above means delivery is.
+        upstream_active_in_steady_window=upstream_active,
         cpu_steady=steady,
         usage_whole=whole,
     )

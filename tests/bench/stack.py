@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -237,19 +238,32 @@ class Daphne:
         self.log.flush()
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def problems(self) -> list[str]:
-        """Warnings, errors and tracebacks the process logged (first lines of each)."""
+    def problems(self, top: int = 8) -> list[str]:
+        """What the process logged at WARNING and above, counted: `"<n>x <line>"`."""
         self.log.flush()
-        lines = self.log_path.read_text(errors="replace").splitlines()
-        return [line[:300] for line in lines if _is_problem(line)][:20]
+        counts: dict[str, int] = {}
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if _is_problem(line):
+                # Without the timestamp and ids, so repeats count as one.
+                key = _UUID.sub("<id>", _TIMESTAMP.sub("", line))[:120]
+                counts[key] = counts.get(key, 0) + 1
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        return [f"{n}x {line}" for line, n in ranked[:top]]
 
     def stop(self) -> None:
         _terminate(self.proc)
         self.log.close()
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+
+
 def _is_problem(line: str) -> bool:
-    return any(word in line for word in ("ERROR", "WARNING", "Traceback", "CRITICAL", "Error:"))
+    # Log records at WARNING and above, and the last line of each traceback.
+    return bool(re.match(r"^(\S+ \S+ )?(WARNING|ERROR|CRITICAL) ", line)) or bool(
+        re.match(r"^[\w.]+(Error|Exception): ", line)
+    )
 
 
 def _terminate(proc: subprocess.Popen[Any]) -> None:

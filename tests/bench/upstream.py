@@ -11,7 +11,10 @@ Each request's last user message says what to stream (see `spec_text`):
 meaning as fast as the socket takes it. An open stream keeps sending answer tokens
 (at most `c`) until `POST /bench/end`: every stream of a sweep then ends at the
 same moment, however long the product took to start them, so all of them really
-run at once for a while. `POST /bench/open` clears that for the next round.
+run at once for a while. `POST /bench/open` clears that for the next round;
+`POST /bench/stats` tells how many streams the upstream is sending right now, and
+`POST /bench/sent` (a JSON list of stream ids) how many tokens of each it wrote:
+the truth a reader's count is checked against, even for a stream that never ended.
 
 Every token's text is `<kind><index>@<send time, µs>|` (kind `r` or `c`), stamped
 when it is written: a reader knows which token it got, whether one is missing or
@@ -33,12 +36,13 @@ import socket
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from providers.fake_upstream import token_stream
 
 PLACEHOLDER = "@@BENCH@@"
 _PLACEHOLDER_B = PLACEHOLDER.encode()
-_SPEC = re.compile(r"bench r=(\d+) c=(\d+) rate=([0-9.]+)( open=1)?")
+_SPEC = re.compile(r"bench r=(\d+) c=(\d+) rate=([0-9.]+)( open=1)?(?: id=(\w+))?")
 # Frames written per wake-up at most when catching up: the loop stays fair to other streams.
 _BATCH = 128
 SSE_HEAD = (
@@ -47,7 +51,6 @@ SSE_HEAD = (
     b"Cache-Control: no-cache\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
-EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,15 @@ class Spec:
         return (self.n_reasoning + self.n_content) / self.rate if self.rate else 0.0
 
 
-def spec_text(spec: Spec) -> str:
+def spec_text(spec: Spec, stream_id: str = "") -> str:
+    """The user message asking for `spec`; `stream_id` lets `/bench/sent` report on it."""
     text = f"bench r={spec.n_reasoning} c={spec.n_content} rate={spec.rate:g}"
-    return text + (" open=1" if spec.open_ended else "")
+    text += " open=1" if spec.open_ended else ""
+    return text + (f" id={stream_id}" if stream_id else "")
 
 
-def parse_spec(body: bytes) -> Spec:
-    """The spec in the last user message of a chat-completions body (a small default otherwise)."""
+def parse_spec(body: bytes) -> tuple[Spec, str]:
+    """The spec and stream id in the last user message (a small default otherwise)."""
     try:
         messages = json.loads(body).get("messages") or []
         users = [m.get("content") for m in messages if m.get("role") == "user"]
@@ -77,8 +82,8 @@ def parse_spec(body: bytes) -> Spec:
     except (ValueError, AttributeError, IndexError):
         match = None
     if match is None:
-        return Spec(2, 2, 0.0)
-    return Spec(int(match[1]), int(match[2]), float(match[3]), bool(match[4]))
+        return Spec(2, 2, 0.0), ""
+    return Spec(int(match[1]), int(match[2]), float(match[3]), bool(match[4])), match[5] or ""
 
 
 @lru_cache(maxsize=1)
@@ -163,9 +168,28 @@ class State:
         self.loop = asyncio.get_running_loop()
         self.end_at: float | None = None  # loop time after which open streams end
         self.streams: set[_Stream] = set()
+        self.by_id: dict[str, _Stream] = {}  # this round's streams (cleared by /bench/open)
         self.started = 0
         self.completed = 0
         self.peak = 0
+
+    def sent(self, ids: list[str]) -> dict[str, list[int]]:
+        """`[reasoning, answer]` tokens written, per known stream id."""
+        out = {}
+        for stream_id in ids:
+            stream = self.by_id.get(stream_id)
+            if stream is not None:
+                done_r = min(stream.sent, stream.spec.n_reasoning)
+                out[stream_id] = [done_r, stream.sent - done_r]
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "active": len(self.streams),
+            "peak": self.peak,
+            "started": self.started,
+            "completed": self.completed,
+        }
 
     def end_open_streams(self) -> None:
         self.end_at = self.loop.time()
@@ -241,12 +265,21 @@ class _Connection(asyncio.Protocol):
             return  # the body is still coming
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
-        if method == "POST" and path in ("/bench/end", "/bench/open"):
+        if method == "POST" and path.startswith("/bench/"):
+            answer: Any = self.state.stats()
             if path == "/bench/end":
                 self.state.end_open_streams()
-            else:
+            elif path == "/bench/open":
                 self.state.end_at = None
-            self.write(EMPTY_OK)
+                self.state.peak = len(self.state.streams)
+                self.state.by_id.clear()
+            elif path == "/bench/sent":
+                answer = self.state.sent(json.loads(body or b"[]"))
+            stats = json.dumps(answer).encode()
+            self.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%b" % (len(stats), stats)
+            )
             self._next_request()
             return
         if method != "POST" or not path.endswith("/chat/completions"):
@@ -259,8 +292,11 @@ class _Connection(asyncio.Protocol):
             return
         state = self.state
         state.started += 1
-        self.stream = _Stream(self, parse_spec(body))
+        spec, stream_id = parse_spec(body)
+        self.stream = _Stream(self, spec)
         state.streams.add(self.stream)
+        if stream_id:
+            state.by_id[stream_id] = self.stream
         state.peak = max(state.peak, len(state.streams))
         self.stream.pump()
 
