@@ -29,6 +29,17 @@ def require_service(name: str, host: str, port: int) -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test runs on its own event loop; channels_redis keeps asyncio locks and
+    connections bound to the loop that first used them, so each test gets its own layer."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session")
 def fake_upstream_server() -> Iterator[FakeUpstream]:
     server = FakeUpstream(api_key=TEST_API_KEY)
