@@ -183,7 +183,10 @@ else:
         }
     }
 # Async code must not keep connections across requests (Django's advice for ASGI).
+# The chat's hot paths run on a few long-lived threads that do keep theirs
+# (conversations/db.py): DB_THREADS of them on PostgreSQL, one on SQLite.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DB_THREADS = env_int("DB_THREADS", 8)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,6 +277,9 @@ CHAT_BACKGROUND_SWEEP = env_bool("CHAT_BACKGROUND_SWEEP", True)
 CHAT_WATCHDOG_SECONDS = env_float("CHAT_WATCHDOG_SECONDS", 3.0)
 # How long a finished turn's event log is kept for `resume` (then: a snapshot).
 CHAT_LOG_RETENTION_SECONDS = env_int("CHAT_LOG_RETENTION_SECONDS", 300)
+# How long a process reuses a resolved model, provider and key (admin changes made
+# in another process take effect within this; in the same process, at once).
+CHAT_MODEL_CACHE_SECONDS = env_float("CHAT_MODEL_CACHE_SECONDS", 5.0)
 # Upstream: reasoning models may think for minutes before the first byte of an
 # answer; keep-alive comments reset this. Silence past it is a stalled stream.
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 10.0)

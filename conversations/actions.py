@@ -1,7 +1,7 @@
 """State changes of conversations and turns. The only code that writes turns.
 
 All functions here are synchronous and run their writes in one atomic block; async
-callers (the runner, the consumer) go through `database_sync_to_async`. Finishing
+callers (the runner, the consumer) go through `db.run_db`. Finishing
 and expiring only touch rows still `streaming` (compare-and-set), so a stop racing
 a completion, or two processes noticing one dead lease, cannot both win.
 """
@@ -15,13 +15,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from conversations.catalog import resolve_model
 from conversations.context import build_context
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from providers.clients.base import StreamRequest
-from providers.models import ApiStyle, ChatModel
+from providers.models import ChatModel
 
 INTERRUPTED_MESSAGE = (
     "The server process handling this turn stopped before the answer was finished; "
@@ -31,7 +33,7 @@ INTERRUPTED_MESSAGE = (
 
 @dataclass(frozen=True)
 class TurnPlan:
-    """Everything the runner needs, read in the same transaction that started the turn."""
+    """Everything the runner needs to ask the upstream, and `store_turn` to write the turn."""
 
     turn_id: str
     user_turn_id: str
@@ -41,26 +43,16 @@ class TurnPlan:
     base_url: str
     api_key: str = field(repr=False)
     request: StreamRequest = field(repr=False)
+    # For store_turn:
+    owner_id: int = 0
+    index: int = 0
+    user_content: str = field(default="", repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the conversation's, if it has none yet
 
 
 def create_conversation(user: Any, title: str = "") -> Conversation:
     return Conversation.objects.create(owner=user, title=title[:200])
-
-
-def resolve_model(ref: Any) -> ChatModel:
-    """`<provider name>/<model id>`, split on the first `/` (ids may contain `/`)."""
-    if not isinstance(ref, str) or "/" not in ref:
-        raise ClientError("invalid_model", "model must be '<provider>/<model id>'.")
-    provider_name, model_id = ref.split("/", 1)
-    model = (
-        ChatModel.objects.select_related("provider")
-        .filter(provider__name=provider_name, model_id=model_id)
-        .filter(enabled=True, provider__enabled=True)
-        .first()
-    )
-    if model is None:
-        raise ClientError("invalid_model", f"No enabled model {ref!r}.")
-    return model
 
 
 def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
@@ -92,75 +84,109 @@ def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
     return {"thinking": thinking, "effort": effort}
 
 
-def start_turn(
-    conversation_id: Any, user: Any, content: str, model_ref: str, options: Any
+def prepare_turn(
+    conversation_id: Any, user: Any, content: str, model_ref: Any, options: Any
 ) -> TurnPlan:
-    """Store the user turn and a streaming assistant turn; return the runner's plan.
+    """Everything a new turn needs, read but not yet written: the runner can ask the
+    upstream while `store_turn` writes (the request is what the user waits for).
 
-    Raises Busy when a turn of the conversation is already running (the partial
-    unique constraint decides, so two processes cannot both start one).
+    Raises ClientError for a bad model or options, Busy when a turn of the
+    conversation is running.
     """
-    model = resolve_model(model_ref)
-    resolved = resolve_options(model, options)
-    provider = model.provider
-    api_key = ""
-    if provider.style != ApiStyle.DEMO:
-        key = provider.active_key()
-        if key is None:
-            raise ClientError("invalid_model", f"Provider {provider.name!r} has no API key.")
-        api_key = key.secret()
-    now = timezone.now()
-    try:
-        with transaction.atomic(durable=True):
-            conversation = (
-                Conversation.objects.for_user(user).select_for_update().get(id=conversation_id)
-            )
-            if Turn.objects.filter(conversation=conversation).running().exists():
-                raise Busy()
-            last = conversation.turns.order_by("-index").values_list("index", flat=True).first()
-            index = 0 if last is None else last + 1
-            user_turn = Turn.objects.create(
-                conversation=conversation,
-                index=index,
-                role=Turn.Role.USER,
-                content=content,
-                status=Turn.Status.COMPLETED,
-                created=now,
-                finished=now,
-            )
-            turn = Turn.objects.create(
-                conversation=conversation,
-                index=index + 1,
-                role=Turn.Role.ASSISTANT,
-                status=Turn.Status.STREAMING,
-                model=model.ref,
-                options={k: v for k, v in resolved.items() if v},
-                lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
-                created=now,
-            )
-            if not conversation.title:
-                conversation.title = " ".join(content.split())[:80]
-            conversation.updated = now
-            conversation.save(update_fields=["title", "updated"])
-            messages = build_context(conversation.turns.order_by("index"))
-    except IntegrityError:
-        raise Busy() from None
+    resolved = resolve_model(model_ref)
+    model, provider = resolved.model, resolved.model.provider
+    options = resolve_options(model, options)
+    # The consumer checked the conversation is the user's when the socket
+    # connected; store_turn checks it again where it writes.
+    turns = list(
+        Turn.objects.filter(conversation_id=conversation_id)
+        .order_by("index")
+        .only("index", "role", "status", "content")
+    )
+    if any(t.status == Turn.Status.STREAMING for t in turns):
+        raise Busy()
+    index = turns[-1].index + 1 if turns else 0
+    user_turn = Turn(index=index, role=Turn.Role.USER, content=content)
     return TurnPlan(
-        turn_id=str(turn.id),
-        user_turn_id=str(user_turn.id),
-        conversation_id=str(conversation.id),
+        turn_id=str(uuid.uuid4()),
+        user_turn_id=str(uuid.uuid4()),
+        conversation_id=str(conversation_id),
         model_ref=model.ref,
         style=provider.style,
         base_url=provider.base_url,
-        api_key=api_key,
+        api_key=resolved.api_key,
         request=StreamRequest(
             model=model.model_id,
-            messages=messages,
-            thinking=resolved["thinking"],
-            effort=resolved["effort"],
+            messages=build_context([*turns, user_turn]),
+            thinking=options["thinking"],
+            effort=options["effort"],
             max_tokens=model.max_output_tokens,
         ),
+        owner_id=user.pk,
+        index=index,
+        user_content=content,
+        options={k: v for k, v in options.items() if v},
+        title=" ".join(content.split())[:80],
     )
+
+
+def store_turn(plan: TurnPlan) -> None:
+    """Write the user turn and the streaming assistant turn that `plan` describes.
+
+    One INSERT of both and one UPDATE of the conversation. No lock is taken: the
+    constraints decide a race (the turn index is unique per conversation, and only
+    one turn of a conversation may stream), so when two starts race, or a turn
+    started since `prepare_turn` read the context, exactly one wins and the
+    others get Busy.
+    """
+    now = timezone.now()
+    common = {"conversation_id": plan.conversation_id, "created": now}
+    try:
+        with transaction.atomic(durable=True):
+            Turn.objects.bulk_create(
+                [
+                    Turn(
+                        id=plan.user_turn_id,
+                        index=plan.index,
+                        role=Turn.Role.USER,
+                        content=plan.user_content,
+                        status=Turn.Status.COMPLETED,
+                        finished=now,
+                        **common,
+                    ),
+                    Turn(
+                        id=plan.turn_id,
+                        index=plan.index + 1,
+                        role=Turn.Role.ASSISTANT,
+                        status=Turn.Status.STREAMING,
+                        model=plan.model_ref,
+                        options=plan.options,
+                        lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
+                        **common,
+                    ),
+                ]
+            )
+            # Scoped to the owner: a conversation that is not theirs writes nothing.
+            updated = Conversation.objects.filter(
+                id=plan.conversation_id, owner_id=plan.owner_id
+            ).update(
+                updated=now,
+                # The first message names the conversation, unless it has a name.
+                title=Case(When(title="", then=Value(plan.title)), default=F("title")),
+            )
+            if updated != 1:
+                raise ClientError("not_found", "No such conversation.")
+    except IntegrityError:
+        raise Busy() from None
+
+
+def start_turn(
+    conversation_id: Any, user: Any, content: str, model_ref: Any, options: Any
+) -> TurnPlan:
+    """`prepare_turn` then `store_turn`, for callers that need not overlap them."""
+    plan = prepare_turn(conversation_id, user, content, model_ref, options)
+    store_turn(plan)
+    return plan
 
 
 def _lease() -> Any:

@@ -14,11 +14,11 @@ import time
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from conversations import actions, lifecycle
+from conversations.db import run_db
 from conversations.errors import ClientError
 from conversations.groups import conversation_group, turn_group
 from conversations.models import Turn
@@ -41,7 +41,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         raw_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         conversation = None
         if user is not None and user.is_authenticated:
-            conversation = await database_sync_to_async(actions.conversation_for_user)(user, raw_id)
+            conversation = await run_db(actions.conversation_for_user, user, raw_id)
         if conversation is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
@@ -99,9 +99,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 f"The message has {len(content):,} characters; "
                 f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}.",
             )
-        # In the thread pool, not Django's one shared sync thread: a burst of
-        # turn starts must not queue behind each other and every connect.
-        plan = await database_sync_to_async(actions.start_turn, thread_sensitive=False)(
+        plan = await run_db(
+            actions.prepare_turn,
             self.conversation_id,
             self.scope["user"],
             content,
@@ -111,17 +110,24 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         # Follow it from seq 0 so this socket gets turn.started even if another
         # socket's events race ahead.
         self.sent.setdefault(plan.turn_id, 0)
-        start_runner(plan)
+        # The runner asks the upstream and stores the turn at the same time; it
+        # belongs to the server, so closing this socket meanwhile changes nothing.
+        runner = start_runner(plan)
+        try:
+            await asyncio.shield(runner.stored)
+        except ClientError:
+            self.sent.pop(plan.turn_id, None)
+            raise
 
     async def on_stop(self, frame: dict[str, Any]) -> None:
         turn_id = self._turn_id(frame)
-        running = await database_sync_to_async(
+        running = await run_db(
             lambda: (
                 Turn.objects.running()
                 .filter(id=turn_id, conversation_id=self.conversation_id)
                 .exists()
             )
-        )()
+        )
         if not running:
             raise ClientError("not_running", "That turn is not running.")
         runner = RUNNERS.get(turn_id)
@@ -136,11 +142,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         after_seq = frame.get("after_seq", 0)
         if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
             raise ClientError("bad_frame", "after_seq must be a non-negative integer.")
-        exists = await database_sync_to_async(
+        exists = await run_db(
             lambda: Turn.objects.filter(
                 id=turn_id, conversation_id=self.conversation_id, role=Turn.Role.ASSISTANT
             ).exists()
-        )()
+        )
         if not exists:
             raise ClientError("not_found", "No such turn in this conversation.")
         start = max(after_seq, self.sent.get(turn_id, after_seq))
@@ -152,11 +158,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self._send_events(turn_id, events)
 
     async def _send_snapshot(self, turn_id: str) -> None:
-        turn = await database_sync_to_async(
+        turn = await run_db(
             lambda: Turn.objects.only("reasoning_content", "content", "status", "seq").get(
                 id=turn_id
             )
-        )()
+        )
         self.sent[turn_id] = turn.seq
         if turn.status == Turn.Status.STREAMING:
             self.open_turns[turn_id] = time.monotonic()

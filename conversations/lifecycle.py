@@ -20,11 +20,11 @@ import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from conversations import actions
+from conversations import actions, db
+from conversations.db import run_db
 from conversations.groups import conversation_group
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
@@ -84,12 +84,10 @@ async def _announce(turn: Turn, terminal: Event) -> None:
 
 async def sweep(conversation_id: Any | None = None) -> int:
     """Expire dead turns (of one conversation, or all); returns how many."""
-    claimed = await database_sync_to_async(actions.claim_stale_turns)(conversation_id)
+    claimed = await run_db(actions.claim_stale_turns, conversation_id)
     for turn in claimed:
         reasoning, content, seq, terminal = _fold(turn, await _read_log(turn))
-        await database_sync_to_async(actions.settle_claimed_turn)(
-            str(turn.id), reasoning, content, seq
-        )
+        await run_db(actions.settle_claimed_turn, str(turn.id), reasoning, content, seq)
         await _announce(turn, terminal)
     return len(claimed)
 
@@ -119,14 +117,15 @@ async def drain(grace: float) -> None:
     from conversations.runner import RUNNERS
 
     tasks = [r.task for r in list(RUNNERS.values()) if r.task is not None]
-    if not tasks:
-        return
-    logger.warning("shutdown: waiting up to %.0fs for %d running turns", grace, len(tasks))
-    _done, pending = await asyncio.wait(tasks, timeout=grace)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=10)
+    if tasks:
+        logger.warning("shutdown: waiting up to %.0fs for %d running turns", grace, len(tasks))
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+    # The database threads' connections are closed, not dropped on the floor.
+    await asyncio.get_running_loop().run_in_executor(None, db.close_all)
 
 
 def _install_shutdown_hook() -> None:

@@ -14,11 +14,11 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations import actions
+from conversations.db import run_db
 from conversations.groups import conversation_group, turn_group
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
@@ -38,14 +38,6 @@ logger = logging.getLogger(__name__)
 
 # Runners alive in this process, by turn id (also keeps their tasks referenced).
 RUNNERS: dict[str, TurnRunner] = {}
-
-# The runner's DB work runs in the thread pool, not the one shared sync thread:
-# a thousand turns checkpointing must not queue behind each other.
-_db = database_sync_to_async
-
-
-def _in_pool(func: Any) -> Any:
-    return _db(func, thread_sensitive=False)
 
 
 class TurnRunner:
@@ -68,6 +60,7 @@ class TurnRunner:
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._publish_lock = asyncio.Lock()
+        self._open = asyncio.Event()  # set once turn.started (seq 1) is out
         self._checkpointed_seq = 0
         self._last_flush = 0.0
         self._t0 = time.monotonic()
@@ -78,9 +71,18 @@ class TurnRunner:
 
     def start(self) -> asyncio.Task[None]:
         RUNNERS[self.turn_id] = self
+        # Resolved once the turn is stored (or with why it could not be).
+        self.stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self.run(), name=f"turn-{self.turn_id}")
-        self.task.add_done_callback(lambda _t: RUNNERS.pop(self.turn_id, None))
+        # Retrieved here too, so a socket gone meanwhile leaves no "never retrieved" noise.
+        self.stored.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.task.add_done_callback(self._done)
         return self.task
+
+    def _done(self, _task: asyncio.Task[None]) -> None:
+        RUNNERS.pop(self.turn_id, None)
+        if not self.stored.done():
+            self.stored.cancel()
 
     def request_stop(self) -> None:
         self.stop_requested = True
@@ -88,19 +90,29 @@ class TurnRunner:
             self._upstream.cancel()
 
     async def run(self) -> None:
-        # The upstream request goes out first: it is what the user waits for.
-        # `turn.started` still gets seq 1 and is sent first, as it takes the
-        # publish lock before the upstream task can run.
+        # The upstream request goes out first, while the turn is written: it is
+        # what the user waits for. Nothing is published before the turn is stored;
+        # deltas that arrive meanwhile wait in `pending`.
         started = self._event(
             "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
         )
         self._upstream = asyncio.create_task(self._consume())
+        try:
+            await run_db(actions.store_turn, self.plan)
+        except BaseException as exc:
+            self._abandon()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            self.stored.set_exception(exc)  # the consumer reports it (e.g. Busy)
+            return
+        self.stored.set_result(None)
         listener = asyncio.create_task(self._listen())
         keeper = asyncio.create_task(self._keep())
         status: str = Turn.Status.FAILED
         error: ProviderError | None = None
         try:
             await self._publish([started])
+            self._open.set()
             try:
                 status, error = await self._upstream
             except asyncio.CancelledError:
@@ -124,6 +136,16 @@ class TurnRunner:
             listener.cancel()
             keeper.cancel()
         await self._finish(status, error)
+
+    def _abandon(self) -> None:
+        """The turn was not stored: drop the upstream and anything waiting to publish."""
+        if self._upstream is not None:
+            self._upstream.cancel()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.pending = []
+        self._open.set()  # lets a waiting flush end (it finds nothing to send)
 
     async def _listen(self) -> None:
         """`stop` from any process arrives on the turn's group."""
@@ -159,12 +181,16 @@ class TurnRunner:
             try:
                 if self.seq != self._checkpointed_seq:
                     seq = self.seq
-                    ok = await _in_pool(actions.checkpoint_turn)(
-                        self.turn_id, "".join(self.reasoning), "".join(self.content), seq
+                    ok = await run_db(
+                        actions.checkpoint_turn,
+                        self.turn_id,
+                        "".join(self.reasoning),
+                        "".join(self.content),
+                        seq,
                     )
                     self._checkpointed_seq = seq
                 elif time.monotonic() - last_write >= renew_every:
-                    ok = await _in_pool(actions.renew_lease)(self.turn_id)
+                    ok = await run_db(actions.renew_lease, self.turn_id)
                 else:
                     continue
             except Exception:
@@ -240,6 +266,7 @@ class TurnRunner:
         asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
+        await self._open.wait()
         async with self._publish_lock:
             pending, self.pending = self.pending, []
             events = []
@@ -294,6 +321,7 @@ class TurnRunner:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        self._open.set()
         await self._flush()
         async with self._publish_lock:
             usage = (self.usage or Usage()).as_dict()
@@ -324,7 +352,8 @@ class TurnRunner:
         for attempt in range(6):
             try:
                 return bool(
-                    await _in_pool(actions.finish_turn)(
+                    await run_db(
+                        actions.finish_turn,
                         self.turn_id,
                         status=status,
                         reasoning="".join(self.reasoning),

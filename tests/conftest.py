@@ -32,12 +32,17 @@ def require_service(name: str, host: str, port: int) -> None:
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
     """Each test runs on its own event loop; channels_redis keeps asyncio locks and
-    connections bound to the loop that first used them, so each test gets its own layer."""
+    connections bound to the loop that first used them, so each test gets its own layer.
+    The chat's database threads keep connections: closed after each test, so the
+    test database can be flushed and, at the end, dropped."""
     from channels.layers import channel_layers
+
+    from conversations import db
 
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+    db.close_all()
 
 
 @pytest.fixture(scope="session")

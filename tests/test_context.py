@@ -102,7 +102,9 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
 
     def capture(turns):
         turns = list(turns)
-        turns_holder["turns"] = turns
+        # Here, on the database thread: the builder reads only what it needs, so
+        # a leaky one would load the reasoning from the database.
+        turns_holder["leaky"] = leaky(turns)
         return original(turns)
 
     monkeypatch.setattr(actions, "build_context", capture)
@@ -116,7 +118,7 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
     def leaky_payload(self, req):
         body = original_payload(self, req)
         key = "messages" if style == "chat-completions" else "input"
-        body[key] = leaky(turns_holder["turns"])
+        body[key] = turns_holder["leaky"]
         return body
 
     monkeypatch.setattr(client_cls, "payload", leaky_payload)
