@@ -28,6 +28,7 @@ from conversations.db import run_db
 from conversations.groups import conversation_group
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
+from providers.clients import close_http_clients
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ async def drain(grace: float) -> None:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=10)
-    # The database threads' connections are closed, not dropped on the floor.
+    # Connections are closed, not dropped on the floor.
+    await close_http_clients()
     await asyncio.get_running_loop().run_in_executor(None, db.close_all)
 
 

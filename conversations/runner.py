@@ -241,21 +241,27 @@ class TurnRunner:
         if not text:
             return
         now = time.monotonic()
+        urgent = False  # the first token of each kind goes out at once: the user waits for it
         if kind == "reasoning" and self._first_reasoning is None:
             self._first_reasoning = now
+            urgent = True
         if kind == "content" and self._first_content is None:
             self._first_content = now
+            urgent = True
         self.got_delta = True
         if self.pending and self.pending[-1][0] == kind:
             self.pending[-1][1].append(text)
         else:
             self.pending.append((kind, [text]))
+        if urgent and isinstance(self._flush_handle, asyncio.TimerHandle):
+            self._flush_handle.cancel()
+            self._flush_handle = None
         if self._flush_handle is None:
             # Leading edge: a delta after a quiet spell goes out at once (first
             # tokens, slow streams); within the window, deltas wait and merge.
             delay = self._last_flush + settings.CHAT_COALESCE_SECONDS - now
             loop = asyncio.get_running_loop()
-            if delay <= 0:
+            if delay <= 0 or urgent:
                 self._flush_handle = loop.call_soon(self._flush_soon)
             else:
                 self._flush_handle = loop.call_later(delay, self._flush_soon)

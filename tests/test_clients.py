@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
+import aiohttp
 import httpx
 import pytest
 from django.conf import settings as django_settings
@@ -37,6 +38,7 @@ from providers.clients import (
     get_http_client,
 )
 from providers.clients.base import BaseClient
+from providers.clients.http import new_session
 from providers.fake_upstream import (
     REPLAYED_CHAT,
     REPLAYED_RESPONSES,
@@ -54,16 +56,23 @@ REQUEST = StreamRequest(model="fake-model", messages=[Message("user", "Hi")])
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with new_session(idle_timeout=5.0) as session:
+        yield session
+
+
+@pytest.fixture
+async def plain_http() -> AsyncIterator[httpx.AsyncClient]:
+    """For tests of the fake upstream itself: a client apart from the product's."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
         yield client
 
 
-def chat(fake: FakeUpstream, http: httpx.AsyncClient, key: str = KEY) -> ChatCompletionsClient:
+def chat(fake: FakeUpstream, http: aiohttp.ClientSession, key: str = KEY) -> ChatCompletionsClient:
     return ChatCompletionsClient(ClientConfig(fake.base_url, key), http)
 
 
-def responses(fake: FakeUpstream, http: httpx.AsyncClient, key: str = KEY) -> ResponsesClient:
+def responses(fake: FakeUpstream, http: aiohttp.ClientSession, key: str = KEY) -> ResponsesClient:
     return ResponsesClient(ClientConfig(fake.base_url, key), http)
 
 
@@ -98,7 +107,7 @@ def ends(events: list[Event]) -> list[Event]:
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 async def test_chat_reasoning_fields(
     fake_upstream: FakeUpstream,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     field: Literal["reasoning_content", "reasoning"],
 ) -> None:
     fake_upstream.enqueue(chat_stream(["Think", "ing."], ["Ans", "wer"], reasoning_field=field))
@@ -113,7 +122,7 @@ async def test_chat_reasoning_fields(
 
 
 async def test_chat_think_tags_inline_split_across_chunks(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(
         chat_stream(
@@ -132,7 +141,7 @@ async def test_chat_think_tags_inline_split_across_chunks(
 @pytest.mark.parametrize("mode", ["last_chunk", "separate", "null_every_chunk"])
 async def test_chat_usage_shapes(
     fake_upstream: FakeUpstream,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     mode: Literal["last_chunk", "separate", "null_every_chunk"],
 ) -> None:
     usage = {
@@ -147,7 +156,7 @@ async def test_chat_usage_shapes(
 
 
 async def test_chat_usage_absent_or_with_top_level_reasoning_tokens(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(
         chat_stream(usage_mode="none"),
@@ -163,7 +172,7 @@ async def test_chat_usage_absent_or_with_top_level_reasoning_tokens(
 @pytest.mark.parametrize("split_bytes", [False, True])
 async def test_chat_framing_variants(
     fake_upstream: FakeUpstream,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     keepalive: bool,
     crlf: bool,
     split_bytes: bool,
@@ -183,12 +192,12 @@ async def test_chat_framing_variants(
 
 
 async def test_split_bytes_really_splits_characters_across_reads(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, plain_http: httpx.AsyncClient
 ) -> None:
     fake_upstream.enqueue(chat_stream(["想"], ["🎉"], split_bytes=True))
     url = fake_upstream.base_url + "/chat/completions"
     headers = {"Authorization": f"Bearer {KEY}"}
-    async with http.stream("POST", url, json={}, headers=headers) as response:
+    async with plain_http.stream("POST", url, json={}, headers=headers) as response:
         assert response.status_code == 200
         pieces = [piece async for piece in response.aiter_raw()]
     assert b"".join(pieces).decode()  # whole, it is valid UTF-8...
@@ -202,7 +211,7 @@ async def test_split_bytes_really_splits_characters_across_reads(
 
 
 async def test_chat_end_without_done_or_without_finish_reason(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(chat_stream(done=False), chat_stream(finish_reason=None))
     client = chat(fake_upstream, http)
@@ -211,7 +220,7 @@ async def test_chat_end_without_done_or_without_finish_reason(
 
 
 async def test_chat_eof_with_neither_done_nor_finish_reason_is_a_cut(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(chat_stream(["r"], ["c"], done=False, finish_reason=None))
     events, error = await collect_until_error(chat(fake_upstream, http))
@@ -221,7 +230,7 @@ async def test_chat_eof_with_neither_done_nor_finish_reason_is_a_cut(
 
 
 async def test_chat_cut_connection_keeps_earlier_deltas(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(chat_stream(["a", "b"], ["c", "d"], cut_after=3))
     events, error = await collect_until_error(chat(fake_upstream, http))
@@ -231,7 +240,7 @@ async def test_chat_cut_connection_keeps_earlier_deltas(
 
 
 async def test_chat_cut_inside_think_flushes_what_was_received(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(chat_stream([], ["<think>abc", "</th", "ink>x"], cut_after=2))
     events, error = await collect_until_error(chat(fake_upstream, http))
@@ -240,7 +249,7 @@ async def test_chat_cut_inside_think_flushes_what_was_received(
 
 
 async def test_chat_error_object_mid_stream(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(chat_stream(["a", "b"], ["c"], error_after=2))
     events, error = await collect_until_error(chat(fake_upstream, http))
@@ -251,14 +260,14 @@ async def test_chat_error_object_mid_stream(
 
 
 async def test_chat_chunk_that_is_not_json(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(Script(frames=[(0.0, b"data: {not json\n\n")]))
     _, error = await collect_until_error(chat(fake_upstream, http))
     assert "not JSON" in error.message
 
 
-async def test_chat_payload(fake_upstream: FakeUpstream, http: httpx.AsyncClient) -> None:
+async def test_chat_payload(fake_upstream: FakeUpstream, http: aiohttp.ClientSession) -> None:
     request = StreamRequest(
         model="deepseek-v4-pro",
         messages=[Message("system", "Be brief."), Message("user", "Hi")],
@@ -292,8 +301,8 @@ async def test_chat_payload(fake_upstream: FakeUpstream, http: httpx.AsyncClient
 @pytest.mark.parametrize("make", [chat, responses])
 async def test_wrong_key_is_an_auth_error_without_the_key(
     fake_upstream: FakeUpstream,
-    http: httpx.AsyncClient,
-    make: Callable[[FakeUpstream, httpx.AsyncClient, str], BaseClient],
+    http: aiohttp.ClientSession,
+    make: Callable[[FakeUpstream, aiohttp.ClientSession, str], BaseClient],
 ) -> None:
     wrong = "sk-wrong-key-000000009999"
     _, error = await collect_until_error(make(fake_upstream, http, wrong))
@@ -305,7 +314,7 @@ async def test_wrong_key_is_an_auth_error_without_the_key(
 
 
 async def test_a_key_echoed_by_the_provider_is_scrubbed(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(error_response(403, {"error": {"message": f"key {KEY} is banned"}}))
     _, error = await collect_until_error(chat(fake_upstream, http))
@@ -323,7 +332,7 @@ async def test_a_key_echoed_by_the_provider_is_scrubbed(
 )
 async def test_status_mapping(
     fake_upstream: FakeUpstream,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     status: int,
     kind: type[ProviderError],
     retryable: bool,
@@ -339,7 +348,7 @@ async def test_status_mapping(
 
 
 async def test_ark_invalid_parameter_is_a_bad_request_with_arks_message(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     body = {
         "error": {
@@ -362,7 +371,7 @@ async def test_silence_is_stalled(fake_upstream: FakeUpstream) -> None:
         Script(frames=[(0.0, first)], ending="hang"),
         Script(ending="hang", first_byte_delay=0.05),
     )
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.3)) as http:
+    async with new_session(idle_timeout=0.3) as http:
         events, error = await collect_until_error(chat(fake_upstream, http))
         assert events == [ContentDelta("Hi")]
         assert isinstance(error, Stalled)
@@ -371,7 +380,7 @@ async def test_silence_is_stalled(fake_upstream: FakeUpstream) -> None:
         assert isinstance(error, Stalled)
 
 
-async def test_closed_port_is_connect_failed(http: httpx.AsyncClient) -> None:
+async def test_closed_port_is_connect_failed(http: aiohttp.ClientSession) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -384,7 +393,7 @@ async def test_closed_port_is_connect_failed(http: httpx.AsyncClient) -> None:
 # --- responses ----------------------------------------------------------------------------
 
 
-async def test_responses_stream(fake_upstream: FakeUpstream, http: httpx.AsyncClient) -> None:
+async def test_responses_stream(fake_upstream: FakeUpstream, http: aiohttp.ClientSession) -> None:
     usage = {
         "input_tokens": 9,
         "output_tokens": 50,
@@ -404,7 +413,7 @@ async def test_responses_stream(fake_upstream: FakeUpstream, http: httpx.AsyncCl
 
 
 async def test_responses_split_bytes_and_no_done(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.enqueue(responses_stream(["想"], ["🎉"], split_bytes=True, done=False))
     events = await collect(responses(fake_upstream, http))
@@ -412,7 +421,7 @@ async def test_responses_split_bytes_and_no_done(
     assert ends(events) == [Usage(12, 2, 1, 14), Done("stop")]
 
 
-async def test_responses_payload(fake_upstream: FakeUpstream, http: httpx.AsyncClient) -> None:
+async def test_responses_payload(fake_upstream: FakeUpstream, http: aiohttp.ClientSession) -> None:
     request = StreamRequest(
         model="doubao-seed-1-6",
         messages=[Message("user", "Hi")],
@@ -434,7 +443,7 @@ async def test_responses_payload(fake_upstream: FakeUpstream, http: httpx.AsyncC
 
 
 async def test_responses_refuses_effort_with_thinking_disabled_before_sending(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     request = StreamRequest(
         model="m", messages=REQUEST.messages, thinking="disabled", effort="high"
@@ -452,7 +461,7 @@ async def test_responses_refuses_effort_with_thinking_disabled_before_sending(
 
 
 async def test_responses_failed_and_error_events(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     failed = {
         "type": "response.failed",
@@ -474,7 +483,9 @@ async def test_responses_failed_and_error_events(
     assert error.message == "Nope. (bad)"
 
 
-async def test_responses_incomplete(fake_upstream: FakeUpstream, http: httpx.AsyncClient) -> None:
+async def test_responses_incomplete(
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
     incomplete = {
         "type": "response.incomplete",
         "response": {
@@ -491,7 +502,7 @@ async def test_responses_incomplete(fake_upstream: FakeUpstream, http: httpx.Asy
     assert events == [ContentDelta("Par"), Usage(1, 5, None, 6), Done("length")]
 
 
-async def test_responses_cut(fake_upstream: FakeUpstream, http: httpx.AsyncClient) -> None:
+async def test_responses_cut(fake_upstream: FakeUpstream, http: aiohttp.ClientSession) -> None:
     fake_upstream.enqueue(
         responses_stream(["a", "b"], ["c"], cut_after=3), responses_stream(done=False, cut_after=99)
     )
@@ -507,7 +518,7 @@ async def test_responses_cut(fake_upstream: FakeUpstream, http: httpx.AsyncClien
 
 
 async def test_fake_refuses_replayed_reasoning_on_chat(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, plain_http: httpx.AsyncClient
 ) -> None:
     url = fake_upstream.base_url + "/chat/completions"
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -518,18 +529,18 @@ async def test_fake_refuses_replayed_reasoning_on_chat(
         {"role": "assistant", "content": "<think>thought</think>Hello"},
     ]:
         body = {"model": "m", "messages": [user, assistant, user], "stream": True}
-        response = await http.post(url, json=body, headers=headers)
+        response = await plain_http.post(url, json=body, headers=headers)
         assert response.status_code == 400
         assert response.json() == REPLAYED_CHAT
     clean = {"role": "assistant", "content": "Hello"}
     body = {"model": "m", "messages": [user, clean, user], "stream": True}
-    response = await http.post(url, json=body, headers=headers)
+    response = await plain_http.post(url, json=body, headers=headers)
     assert response.status_code == 200
     assert len(fake_upstream.requests) == 4
 
 
 async def test_fake_refuses_replayed_reasoning_on_responses(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, plain_http: httpx.AsyncClient
 ) -> None:
     url = fake_upstream.base_url + "/responses"
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -540,15 +551,15 @@ async def test_fake_refuses_replayed_reasoning_on_responses(
         {"role": "assistant", "content": [{"type": "output_text", "text": "<think>x</think>"}]},
     ]:
         body = {"model": "m", "input": [user, item, user], "stream": True}
-        response = await http.post(url, json=body, headers=headers)
+        response = await plain_http.post(url, json=body, headers=headers)
         assert response.status_code == 400
         assert response.json() == REPLAYED_RESPONSES
 
 
 async def test_fake_refuses_a_body_that_is_not_json(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, plain_http: httpx.AsyncClient
 ) -> None:
-    response = await http.post(
+    response = await plain_http.post(
         fake_upstream.base_url + "/chat/completions",
         content=b"{oops",
         headers={"Authorization": f"Bearer {KEY}"},
@@ -558,7 +569,7 @@ async def test_fake_refuses_a_body_that_is_not_json(
 
 
 async def test_fake_default_script_and_token_stream(
-    fake_upstream: FakeUpstream, http: httpx.AsyncClient
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
     fake_upstream.default_script = token_stream(3, 2, rate=None)
     client = chat(fake_upstream, http)
@@ -583,17 +594,17 @@ async def test_client_for_and_the_shared_http_client() -> None:
     shared = get_http_client()
     assert client_for("responses", config).http is shared
     assert get_http_client() is shared
-    assert shared.timeout.read == django_settings.UPSTREAM_IDLE_TIMEOUT
+    assert shared.timeout.sock_read == django_settings.UPSTREAM_IDLE_TIMEOUT
     assert shared.timeout.connect == django_settings.UPSTREAM_CONNECT_TIMEOUT
     assert KEY not in repr(config)
     await close_http_clients()
-    assert shared.is_closed and get_http_client() is not shared
+    assert shared.closed and get_http_client() is not shared
     await close_http_clients()
 
 
 async def test_one_http_client_per_event_loop() -> None:
-    def in_another_loop() -> httpx.AsyncClient:
-        async def get() -> httpx.AsyncClient:
+    def in_another_loop() -> aiohttp.ClientSession:
+        async def get() -> aiohttp.ClientSession:
             client = get_http_client()
             await close_http_clients()
             return client

@@ -100,6 +100,35 @@ async def test_deltas_are_coalesced(ws_for, alice, conversation, chat_provider, 
     assert len(deltas) < 50  # 200 tokens arriving at once leave in a few events
 
 
+async def test_the_first_answer_token_is_not_held_by_coalescing(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings
+):
+    settings.CHAT_COALESCE_SECONDS = 2.0  # long enough that waiting for it shows
+    fake_upstream.enqueue(
+        chat_stream(
+            reasoning=[f"r{i} " for i in range(5)],
+            content=[f"c{i} " for i in range(50)],  # lasts past the checks below
+            delay=0.02,
+        )
+    )
+    ws = await ws_for(alice, conversation.id)
+    await ws.connect()
+    await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
+    assert (await ws.receive_json_from())["type"] == "turn.started"
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    first_of = {}
+    while len(first_of) < 2:
+        frame = await ws.receive_json_from(timeout=5)
+        first_of.setdefault(frame["type"], loop.time() - t0)
+    # Both first tokens arrive at once; later ones merge for the window.
+    assert first_of["reasoning.delta"] < 0.5
+    assert first_of["content.delta"] < 0.5
+    frames = await collect_turn(ws)
+    assert frames[-1]["type"] == "turn.completed"
+    await ws.disconnect()
+
+
 async def test_closing_the_socket_does_not_stop_the_turn(
     ws_for, alice, conversation, chat_provider, fake_upstream
 ):

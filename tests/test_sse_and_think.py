@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-import httpx
 import pytest
 
 from providers.clients.base import ContentDelta, ReasoningDelta
@@ -115,9 +114,7 @@ async def events(*chunks: bytes) -> list[tuple[str, str]]:
         for chunk in chunks:
             yield chunk
 
-    # A wrong Content-Type on purpose: the reader must not care.
-    response = httpx.Response(200, headers={"Content-Type": "text/plain"}, content=body())
-    return [event async for event in iter_sse(response)]
+    return [event async for event in iter_sse(body())]
 
 
 async def test_sse_framing() -> None:

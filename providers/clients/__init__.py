@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from providers.clients.base import (
     AuthError,
@@ -61,7 +61,7 @@ HTTP_STYLES: dict[str, type[BaseClient]] = {
 
 
 def client_for(
-    style: str, config: ClientConfig, http: httpx.AsyncClient | None = None
+    style: str, config: ClientConfig, http: aiohttp.ClientSession | None = None
 ) -> BaseClient:
     """The client for a provider's API style ("chat-completions", "responses", "demo")."""
     if style == "demo":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 
 Thinking = Literal["enabled", "disabled", "auto"]
 Effort = Literal["minimal", "low", "medium", "high", "max"]
@@ -124,7 +125,7 @@ class BaseClient:
 
     path = ""
 
-    def __init__(self, config: ClientConfig, http: httpx.AsyncClient):
+    def __init__(self, config: ClientConfig, http: aiohttp.ClientSession):
         self.config = config
         self.http = http
 
@@ -164,9 +165,7 @@ def error_from_response(status: int, body: bytes, scrub: Any = lambda s: s) -> P
     if isinstance(data, dict):
         message = error_message(data)
     if not message:
-        message = body.decode("utf-8", "replace").strip()[:500] or httpx.codes.get_reason_phrase(
-            status
-        )
+        message = body.decode("utf-8", "replace").strip()[:500] or _reason(status)
     message = scrub(f"HTTP {status}: {message}")
     if status in (401, 403):
         return AuthError(message, status=status)
@@ -177,6 +176,13 @@ def error_from_response(status: int, body: bytes, scrub: Any = lambda s: s) -> P
     if status >= 500:
         return UpstreamUnavailable(message, status=status, retryable=status in (500, 502, 503, 504))
     return ProviderError(message, status=status)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def error_message(data: dict[str, Any]) -> str:

@@ -66,8 +66,8 @@ class ChatCompletionsClient(BaseClient):
         finish_reason: str | None = None
         done = False
         try:
-            async with open_stream(self, self.payload(request)) as response:
-                async for _, data in iter_sse(response):
+            async with open_stream(self, self.payload(request)) as body:
+                async for _, data in iter_sse(body):
                     if data.strip() == "[DONE]":
                         done = True
                         break

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 from django.conf import settings
 
 from providers.clients.base import (
@@ -61,7 +61,9 @@ def answer_text(topic: str) -> str:
 class DemoClient(BaseClient):
     """Deterministic text, paced by `DEMO_DELAY_SECONDS`; it never opens a socket."""
 
-    def __init__(self, config: ClientConfig | None = None, http: httpx.AsyncClient | None = None):
+    def __init__(
+        self, config: ClientConfig | None = None, http: aiohttp.ClientSession | None = None
+    ):
         # No `self.http`: nothing here may reach the network.
         self.config = config or ClientConfig(base_url="")
 

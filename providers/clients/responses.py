@@ -72,8 +72,8 @@ class ResponsesClient(BaseClient):
         usage: Usage | None = None
         finish_reason: str | None = None
         finished = False
-        async with open_stream(self, self.payload(request)) as response:
-            async for name, data in iter_sse(response):
+        async with open_stream(self, self.payload(request)) as stream_body:
+            async for name, data in iter_sse(stream_body):
                 if data.strip() == "[DONE]":
                     break
                 event = parse_chunk(self, data)

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
-import httpx
-
-# Only the three SSE line ends. `response.aiter_lines()` would also split on
+# Only the three SSE line ends. `str.splitlines()` would also split on
 # U+2028, U+0085 and friends, which JSON may carry raw inside a string.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-async def iter_lines(response: httpx.Response) -> AsyncIterator[str]:
+async def iter_lines(body: AsyncIterable[bytes]) -> AsyncIterator[str]:
     """The body's lines, decoded as UTF-8 incrementally (characters may span reads)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pending = ""
-    async for chunk in response.aiter_bytes():
+    async for chunk in body:
         text = pending + decoder.decode(chunk)
         # A trailing "\r" may be the first half of "\r\n": wait for the next read.
         tail = "\r" if text.endswith("\r") else ""
@@ -38,11 +36,11 @@ async def iter_lines(response: httpx.Response) -> AsyncIterator[str]:
         yield last
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+async def iter_sse(body: AsyncIterable[bytes]) -> AsyncIterator[tuple[str, str]]:
     """Yield `(event_name, data)` per event; the name is "message" when none was given."""
     event = ""
     data: list[str] = []
-    async for line in iter_lines(response):
+    async for line in iter_lines(body):
         if not line:
             if data:
                 yield event or "message", "\n".join(data)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import aiohttp
 
 from providers.clients.base import (
     BaseClient,
@@ -19,50 +19,52 @@ from providers.clients.base import (
     error_from_response,
 )
 
+Body = AsyncIterator[bytes]
+
 CUT_MESSAGE = "The connection to the provider closed before the answer was complete."
 
 
 @asynccontextmanager
-async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncIterator[httpx.Response]:
-    """POST `payload` and yield the 2xx streaming response.
+async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncIterator[Body]:
+    """POST `payload` and yield the 2xx response's body, chunk by chunk as it arrives.
 
     A non-2xx answer raises the provider's own error; transport errors, whether
     before the answer or while the caller reads it, become `ProviderError`s.
     """
     answered = False
     try:
-        async with client.http.stream(
-            "POST", client.url, json=payload, headers=client.headers()
+        async with client.http.post(
+            client.url,
+            data=json.dumps(payload),
+            headers=client.headers(),
+            # A redirect is the base URL's mistake: say so rather than resend the key.
+            allow_redirects=False,
         ) as response:
-            if not response.is_success:
-                body = await response.aread()
-                raise error_from_response(response.status_code, body, client.scrub)
+            if not 200 <= response.status < 300:
+                body = await response.read()
+                raise error_from_response(response.status, body, client.scrub)
             answered = True
-            yield response
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise ConnectFailed(client.scrub(f"Could not connect to the provider: {exc}")) from exc
-    except httpx.ReadTimeout as exc:
-        idle = client.http.timeout.read
+            yield response.content.iter_any()
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise ConnectFailed(f"Could not connect to the provider: timed out ({exc})") from exc
+    except aiohttp.SocketTimeoutError as exc:
+        idle = client.http.timeout.sock_read
         waited = f"{idle:g} seconds" if idle is not None else "too long"
         raise Stalled(f"The provider sent no data for {waited}.") from exc
-    except (httpx.WriteTimeout, httpx.PoolTimeout) as exc:
-        # Nothing was answered yet: trying again is safe.
-        raise ConnectFailed(client.scrub(f"Could not send the request: {exc!r}")) from exc
-    except httpx.UnsupportedProtocol as exc:
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectFailed(client.scrub(f"Could not connect to the provider: {exc}")) from exc
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
         raise ConnectFailed(
             client.scrub(f"The provider's base URL is not usable: {exc}"), retryable=False
         ) from exc
-    except httpx.TransportError as exc:
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        # Cut mid-body, reset, or closed before any answer.
         if answered:
             raise StreamCut(CUT_MESSAGE) from exc
         raise UpstreamUnavailable(
             "The provider closed the connection without answering.", retryable=True
         ) from exc
-    except httpx.InvalidURL as exc:
-        raise ConnectFailed(
-            client.scrub(f"The provider's base URL is not usable: {exc}"), retryable=False
-        ) from exc
-    except httpx.HTTPError as exc:  # e.g. a broken gzip body
+    except aiohttp.ClientError as exc:  # e.g. a malformed response
         raise ProviderError(client.scrub(f"Could not read the provider's answer: {exc}")) from exc
 
 

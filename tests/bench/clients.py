@@ -126,11 +126,15 @@ class StreamResult:
 
     @property
     def throughput(self) -> float | None:
-        """Tokens per second read, first token to last (the start is timed apart)."""
+        """Tokens per second, from sending the request to reading the last token.
+
+        Not first token to last: the product may hold early tokens while it stores
+        the turn and then deliver them at once, which would flatter that span.
+        """
         span = self.span
-        if span is None or span[1] <= span[0]:
+        if span is None or span[1] <= self.t_send:
             return None
-        return (self.tracker.received - 1) / (span[1] - span[0])
+        return self.tracker.received / (span[1] - self.t_send)
 
     @property
     def span(self) -> tuple[float, float] | None:
