@@ -1,8 +1,8 @@
 """The conversation websocket: the protocol in docs/architecture.md (and DESIGN.md).
 
 Thin: it validates frames, delegates to actions and the runner, and relays the
-turn events. Each socket sends each (turn, seq) at most once and in order; a gap
-in what the channel layer delivered is filled from the turn log.
+turn events it is handed (conversations.fanout). Each socket sends each (turn, seq)
+at most once and in order; a gap in what it was handed is filled from the turn log.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import uuid
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations import actions, lifecycle
 from conversations.db import run_db
 from conversations.errors import ClientError
-from conversations.groups import conversation_group, turn_group
+from conversations.fanout import get_fanout
+from conversations.groups import turn_group
 from conversations.models import Turn
 from conversations.runner import RUNNERS, start_runner
 from conversations.turnlog import Event, get_turn_log
@@ -32,8 +34,10 @@ TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.stopped"})
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own on the layer: turn events come from conversations.fanout,
+    # one layer channel per process. (An alias that is not configured means none.)
+    channel_layer_alias = "none: see conversations.fanout"
     conversation_id: str
-    group: str
     _watchdog: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -46,7 +50,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.conversation_id = str(conversation.id)
-        self.group = conversation_group(self.conversation_id)
         # Highest seq sent on this socket, per followed turn; running ones are watched.
         self.sent: dict[str, int] = {}
         self.open_turns: dict[str, float] = {}  # turn id -> when we last heard of it
@@ -54,14 +57,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self._watchdog: asyncio.Task[None] | None = None
         lifecycle.ensure_started()
         await lifecycle.sweep(self.conversation_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await get_fanout().join(self.conversation_id, self)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "conversation_id"):
+            await get_fanout().leave(self.conversation_id, self)
 
     # --- client frames -----------------------------------------------------
 
@@ -135,7 +138,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             runner.request_stop()
             return
         # The runner lives in another process: it listens on its turn's group.
-        await self.channel_layer.group_send(turn_group(turn_id), {"type": "turn.stop"})
+        await get_channel_layer().group_send(turn_group(turn_id), {"type": "turn.stop"})
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
         turn_id = self._turn_id(frame)
@@ -184,16 +187,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             raise ClientError("bad_frame", "turn must be a turn id.") from None
 
-    # --- channel layer -----------------------------------------------------
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # channels closes stale database connections before every handler, on
-        # Django's one shared sync thread: every relayed frame would queue behind
-        # every turn start and session lookup. Relaying touches no database.
-        if message.get("type") == "turn.events":
-            await self.turn_events(message)
-        else:
-            await super().dispatch(message)
+    # --- turn events (from conversations.fanout) ---------------------------------
 
     async def turn_events(self, message: dict[str, Any]) -> None:
         turn_id: str = message["turn"]

@@ -20,12 +20,11 @@ import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations import actions, db
 from conversations.db import run_db
-from conversations.groups import conversation_group
+from conversations.fanout import get_fanout
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
 from providers.clients import close_http_clients
@@ -74,10 +73,7 @@ async def _announce(turn: Turn, terminal: Event) -> None:
     try:
         await log.append(turn_id, [terminal])
         await log.close(turn_id)
-        await get_channel_layer().group_send(
-            conversation_group(str(turn.conversation_id)),
-            {"type": "turn.events", "turn": turn_id, "events": [terminal]},
-        )
+        await get_fanout().publish(str(turn.conversation_id), turn_id, [terminal])
     except Exception:
         logger.warning("announcing expired turn %s failed", turn_id, exc_info=True)
     logger.warning("turn %s expired: its process stopped renewing the lease", turn_id)

@@ -19,7 +19,8 @@ from django.conf import settings
 
 from conversations import actions
 from conversations.db import run_db
-from conversations.groups import conversation_group, turn_group
+from conversations.fanout import cancelled, get_fanout
+from conversations.groups import turn_group
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
 from providers.clients import client_for
@@ -46,7 +47,6 @@ class TurnRunner:
         self.turn_id = plan.turn_id
         self.layer = get_channel_layer()
         self.log = get_turn_log()
-        self.group = conversation_group(plan.conversation_id)
         self.seq = 0
         self.reasoning: list[str] = []  # published text, as of self.seq
         self.content: list[str] = []
@@ -163,6 +163,8 @@ class TurnRunner:
                 try:
                     message = await self.layer.receive(channel)
                 except Exception:  # e.g. Redis briefly unreachable: keep listening
+                    if cancelled():
+                        raise asyncio.CancelledError from None
                     logger.warning("stop listener of turn %s", self.turn_id, exc_info=True)
                     await asyncio.sleep(1)
                     continue
@@ -300,11 +302,9 @@ class TurnRunner:
         except Exception:
             logger.warning("turn log append failed for %s", self.turn_id, exc_info=True)
         try:
-            await self.layer.group_send(
-                self.group, {"type": "turn.events", "turn": self.turn_id, "events": events}
-            )
+            await get_fanout().publish(self.plan.conversation_id, self.turn_id, events)
         except Exception:
-            logger.warning("group_send failed for %s", self.turn_id, exc_info=True)
+            logger.warning("publishing failed for %s", self.turn_id, exc_info=True)
 
     def _timings(self) -> dict[str, int | None]:
         end = time.monotonic()

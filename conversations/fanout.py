@@ -1,0 +1,118 @@
+"""Turn events to the sockets that follow a conversation: this process's directly,
+other processes' through the channel layer, once per process rather than per socket.
+
+Each process (each event loop) keeps its open sockets by conversation. A runner
+hands a batch of events to the sockets here by calling them, with no channel-layer
+message, queue or task per socket, and, when the layer reaches other processes
+(Redis), sends the batch once to the conversation's group. The members of that
+group are processes, not sockets: each process with sockets on the conversation
+joins it with one channel and relays what arrives to its own sockets.
+
+The layer may still drop or delay a batch (channels_redis drops past its
+capacity): sockets notice the gap in `seq`, or the silence (their watchdog), and
+read the turn log, which holds every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any, Protocol
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from conversations.groups import conversation_group
+from conversations.turnlog import Event
+
+logger = logging.getLogger(__name__)
+
+
+class Socket(Protocol):
+    async def turn_events(self, message: dict[str, Any]) -> None: ...
+
+
+class Fanout:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        # One process (an in-memory layer) needs no layer at all.
+        self.remote = not isinstance(self.layer, InMemoryChannelLayer)
+        self.sockets: dict[str, set[Socket]] = {}
+        self.channel = ""
+        self._listener: asyncio.Task[None] | None = None
+        self._membership = asyncio.Lock()
+
+    async def join(self, conversation_id: str, socket: Socket) -> None:
+        async with self._membership:
+            members = self.sockets.setdefault(conversation_id, set())
+            members.add(socket)
+            if self.remote and len(members) == 1:
+                await self.layer.group_add(conversation_group(conversation_id), await self._own())
+
+    async def leave(self, conversation_id: str, socket: Socket) -> None:
+        async with self._membership:
+            members = self.sockets.get(conversation_id)
+            if members is None:
+                return
+            members.discard(socket)
+            if members:
+                return
+            del self.sockets[conversation_id]
+            if self.remote:
+                await self.layer.group_discard(conversation_group(conversation_id), self.channel)
+
+    async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
+        """Give `events` to every socket on the conversation, in any process."""
+        message = {"type": "turn.events", "turn": turn_id, "events": events}
+        await self.deliver(conversation_id, message)
+        if self.remote:
+            await self.layer.group_send(
+                conversation_group(conversation_id),
+                {**message, "conversation": conversation_id, "origin": await self._own()},
+            )
+
+    async def deliver(self, conversation_id: str, message: dict[str, Any]) -> None:
+        for socket in list(self.sockets.get(conversation_id, ())):
+            try:
+                await socket.turn_events(message)
+            except Exception:  # one broken socket must not starve the others
+                logger.warning("delivery to a socket failed", exc_info=True)
+
+    async def _own(self) -> str:
+        """This process's channel on the layer, listened to from first use."""
+        if not self.channel:
+            self.channel = await self.layer.new_channel()
+            self._listener = asyncio.create_task(self._listen(), name="fanout-listener")
+        return self.channel
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:  # e.g. Redis briefly unreachable: sockets catch up from the log
+                if cancelled():
+                    raise asyncio.CancelledError from None
+                logger.warning("fanout listener", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != "turn.events" or message.get("origin") == self.channel:
+                continue  # our own batch: our sockets had it directly
+            await self.deliver(str(message.get("conversation")), message)
+
+
+def cancelled() -> bool:
+    """A cancel that a library turned into another error (redis-py raises TimeoutError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()
+
+
+def get_fanout() -> Fanout:
+    """The running event loop's fanout (each test runs its own loop)."""
+    loop = asyncio.get_running_loop()
+    fanout = _fanouts.get(loop)
+    if fanout is None:
+        fanout = _fanouts[loop] = Fanout()
+    return fanout
