@@ -59,6 +59,7 @@ class TurnRunner:
         self.task: asyncio.Task[None] | None = None
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._flush_delayed = False  # the handle waits for the window (not call_soon)
         self._publish_lock = asyncio.Lock()
         self._open = asyncio.Event()  # set once turn.started (seq 1) is out
         self._checkpointed_seq = 0
@@ -255,7 +256,7 @@ class TurnRunner:
             self.pending[-1][1].append(text)
         else:
             self.pending.append((kind, [text]))
-        if urgent and isinstance(self._flush_handle, asyncio.TimerHandle):
+        if urgent and self._flush_handle is not None and self._flush_delayed:
             self._flush_handle.cancel()
             self._flush_handle = None
         if self._flush_handle is None:
@@ -263,10 +264,11 @@ class TurnRunner:
             # tokens, slow streams); within the window, deltas wait and merge.
             delay = self._last_flush + settings.CHAT_COALESCE_SECONDS - now
             loop = asyncio.get_running_loop()
-            if delay <= 0 or urgent:
-                self._flush_handle = loop.call_soon(self._flush_soon)
-            else:
+            self._flush_delayed = delay > 0 and not urgent
+            if self._flush_delayed:
                 self._flush_handle = loop.call_later(delay, self._flush_soon)
+            else:
+                self._flush_handle = loop.call_soon(self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._flush_handle = None

@@ -188,7 +188,7 @@ class DaphneProcess:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "chatsite.serve",  # as in production: daphne on uvloop
                 "-b",
                 "127.0.0.1",
                 "-p",

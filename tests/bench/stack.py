@@ -200,7 +200,7 @@ class Daphne:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                os.environ.get("BENCH_SERVER", "chatsite.serve"),
                 "-b",
                 "127.0.0.1",
                 "-p",
