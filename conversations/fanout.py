@@ -61,22 +61,33 @@ class Fanout:
             if self.remote:
                 await self.layer.group_discard(conversation_group(conversation_id), self.channel)
 
+    def message(self, conversation_id: str, turn_id: str, events: list[Event]) -> dict[str, Any]:
+        return {
+            "type": "turn.events",
+            "conversation": conversation_id,
+            "turn": turn_id,
+            "events": events,
+        }
+
     async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
         """Give `events` to every socket on the conversation, in any process."""
-        message = {"type": "turn.events", "turn": turn_id, "events": events}
-        await self.deliver(conversation_id, message)
-        if self.remote:
-            await self.layer.group_send(
-                conversation_group(conversation_id),
-                {**message, "conversation": conversation_id, "origin": await self._own()},
-            )
+        message = self.message(conversation_id, turn_id, events)
+        await self.deliver(message)
+        await self.send_remote(message)
 
-    async def deliver(self, conversation_id: str, message: dict[str, Any]) -> None:
-        for socket in list(self.sockets.get(conversation_id, ())):
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """To this process's sockets on the message's conversation."""
+        for socket in list(self.sockets.get(message.get("conversation", ""), ())):
             try:
                 await socket.turn_events(message)
             except Exception:  # one broken socket must not starve the others
                 logger.warning("delivery to a socket failed", exc_info=True)
+
+    async def send_remote(self, message: dict[str, Any]) -> None:
+        """To the other processes with sockets on the conversation (with Redis)."""
+        if self.remote:
+            group = conversation_group(message["conversation"])
+            await self.layer.group_send(group, {**message, "origin": await self._own()})
 
     async def _own(self) -> str:
         """This process's channel on the layer, listened to from first use."""
@@ -97,7 +108,7 @@ class Fanout:
                 continue
             if message.get("type") != "turn.events" or message.get("origin") == self.channel:
                 continue  # our own batch: our sockets had it directly
-            await self.deliver(str(message.get("conversation")), message)
+            await self.deliver(message)
 
 
 def cancelled() -> bool:
