@@ -180,15 +180,6 @@ def store_turn(plan: TurnPlan) -> None:
         raise Busy() from None
 
 
-def start_turn(
-    conversation_id: Any, user: Any, content: str, model_ref: Any, options: Any
-) -> TurnPlan:
-    """`prepare_turn` then `store_turn`, for callers that need not overlap them."""
-    plan = prepare_turn(conversation_id, user, content, model_ref, options)
-    store_turn(plan)
-    return plan
-
-
 def _lease() -> Any:
     return timezone.now() + timedelta(seconds=settings.CHAT_LEASE_SECONDS)
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from conversations.groups import conversation_group
-from conversations.turnlog import Event
+from conversations.turnlog import Event, get_turn_log
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +61,34 @@ class Fanout:
             if self.remote:
                 await self.layer.group_discard(conversation_group(conversation_id), self.channel)
 
-    def message(self, conversation_id: str, turn_id: str, events: list[Event]) -> dict[str, Any]:
-        return {
+    async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
+        """Give `events` to every socket on the conversation, in any process, and to
+        the turn log. Never raises: a socket that misses them reads the log later.
+
+        This process's sockets first: no round trip. A socket that reads the log
+        before this batch is in it sees the gap at the next batch (or its watchdog
+        fires) and reads again; batches before this one are all there. Then the log,
+        and only then the other processes, which may read the log as soon as they
+        hear of a gap.
+        """
+        message = {
             "type": "turn.events",
             "conversation": conversation_id,
             "turn": turn_id,
             "events": events,
         }
-
-    async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
-        """Give `events` to every socket on the conversation, in any process."""
-        message = self.message(conversation_id, turn_id, events)
         await self.deliver(message)
-        await self.send_remote(message)
+        try:
+            await get_turn_log().append(turn_id, events)
+        except Exception:
+            logger.warning("turn log append failed for %s", turn_id, exc_info=True)
+        if self.remote:
+            try:
+                await self.layer.group_send(
+                    conversation_group(conversation_id), {**message, "origin": await self._own()}
+                )
+            except Exception:
+                logger.warning("sending to other processes failed for %s", turn_id, exc_info=True)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """To this process's sockets on the message's conversation."""
@@ -82,12 +97,6 @@ class Fanout:
                 await socket.turn_events(message)
             except Exception:  # one broken socket must not starve the others
                 logger.warning("delivery to a socket failed", exc_info=True)
-
-    async def send_remote(self, message: dict[str, Any]) -> None:
-        """To the other processes with sockets on the conversation (with Redis)."""
-        if self.remote:
-            group = conversation_group(message["conversation"])
-            await self.layer.group_send(group, {**message, "origin": await self._own()})
 
     async def _own(self) -> str:
         """This process's channel on the layer, listened to from first use."""

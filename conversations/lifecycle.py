@@ -69,13 +69,11 @@ async def _read_log(turn: Turn) -> list[Event]:
 
 async def _announce(turn: Turn, terminal: Event) -> None:
     turn_id = str(turn.id)
-    log = get_turn_log()
+    await get_fanout().publish(str(turn.conversation_id), turn_id, [terminal])
     try:
-        await log.append(turn_id, [terminal])
-        await log.close(turn_id)
-        await get_fanout().publish(str(turn.conversation_id), turn_id, [terminal])
+        await get_turn_log().close(turn_id)
     except Exception:
-        logger.warning("announcing expired turn %s failed", turn_id, exc_info=True)
+        logger.warning("closing the log of expired turn %s failed", turn_id, exc_info=True)
     logger.warning("turn %s expired: its process stopped renewing the lease", turn_id)
 
 

@@ -298,22 +298,7 @@ class TurnRunner:
             await self._send(events)
 
     async def _send(self, events: list[Event]) -> None:
-        fanout = get_fanout()
-        message = fanout.message(self.plan.conversation_id, self.turn_id, events)
-        # This process's sockets first: no round trip. A socket that reads the log
-        # before this batch is in it sees the gap at the next batch (or its
-        # watchdog fires) and reads again; batches before this one are all there.
-        await fanout.deliver(message)
-        # Then the log, the copy a late or lagging socket reads, and only then the
-        # other processes, which may read the log as soon as they hear of a gap.
-        try:
-            await self.log.append(self.turn_id, events)
-        except Exception:
-            logger.warning("turn log append failed for %s", self.turn_id, exc_info=True)
-        try:
-            await fanout.send_remote(message)
-        except Exception:
-            logger.warning("publishing failed for %s", self.turn_id, exc_info=True)
+        await get_fanout().publish(self.plan.conversation_id, self.turn_id, events)
 
     def _timings(self) -> dict[str, int | None]:
         end = time.monotonic()

@@ -145,12 +145,10 @@ async def test_sockets_that_miss_batches_recover_every_event_from_the_log(
     assert reads, "nothing was read from the log: this test did not exercise recovery"
 
 
-async def test_failed_checkpoints_are_retried(
-    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
-):
-    settings.CHAT_CHECKPOINT_SECONDS = 0.1
+def failing_twice(monkeypatch, name: str) -> dict[str, int]:
+    """Make `actions.<name>` raise on its first two calls (a database hiccup); counts calls."""
     calls = {"n": 0}
-    real = actions.checkpoint_turn
+    real = getattr(actions, name)
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -158,7 +156,15 @@ async def test_failed_checkpoints_are_retried(
             raise RuntimeError("database hiccup")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(actions, "checkpoint_turn", flaky)
+    monkeypatch.setattr(actions, name, flaky)
+    return calls
+
+
+async def test_failed_checkpoints_are_retried(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    settings.CHAT_CHECKPOINT_SECONDS = 0.1
+    calls = failing_twice(monkeypatch, "checkpoint_turn")
     fake_upstream.enqueue(
         chat_stream(reasoning=[f"r{i} " for i in range(20)], content=["done"], delay=0.05)
     )
@@ -184,16 +190,7 @@ async def test_failed_checkpoints_are_retried(
 async def test_the_final_save_is_retried(
     ws_for, alice, conversation, chat_provider, fake_upstream, monkeypatch
 ):
-    calls = {"n": 0}
-    real = actions.finish_turn
-
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] <= 2:
-            raise RuntimeError("database hiccup")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(actions, "finish_turn", flaky)
+    calls = failing_twice(monkeypatch, "finish_turn")
     fake_upstream.enqueue(chat_stream(reasoning=["r"], content=["c"]))
     frames, turn = await run_turn(ws_for, alice, conversation)
     assert calls["n"] == 3

@@ -38,7 +38,8 @@ def test_prepare_writes_nothing_and_racing_starts_store_once(alice, conversation
 def test_the_context_reads_no_reasoning(
     alice, conversation, chat_provider, django_assert_max_num_queries
 ):
-    plan = actions.start_turn(conversation.id, alice, "one", MODEL, None)
+    plan = actions.prepare_turn(conversation.id, alice, "one", MODEL, None)
+    actions.store_turn(plan)
     actions.finish_turn(
         plan.turn_id,
         status="completed",

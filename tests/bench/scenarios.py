@@ -209,8 +209,8 @@ async def latency(ctx: Context, site: Site) -> dict[str, Any]:
         "samples": plan.latency_samples,
         "ttft_reasoning_ms": figures("r"),
         "ttft_content_ms": figures("c"),
-        # Where the added time is: before the upstream is asked (turn.started: the
-        # start_turn transaction), and on the way back (first token's upstream write -> read).
+        # Where the added time is: until turn.started (preparing and storing the turn,
+        # while the upstream is asked), and on the way back (first token's upstream write -> read).
         "turn_started_ms": ms_quantiles(
             [r.t_started - r.t_send for r in product if r.t_started is not None]
         ),
