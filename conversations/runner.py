@@ -2,9 +2,9 @@
 
 It reads the provider's stream, coalesces deltas for CHAT_COALESCE_SECONDS into
 one event, numbers every event (seq 1 is `turn.started`), appends them to the turn
-log and wakes the conversation's sockets through the channel layer. It checkpoints
-the text to the database about once a second (never per token), renews the turn's
-lease, and stores the final state before it sends the terminal event.
+log and wakes the conversation's sockets through the channel layer. The process's
+keeper checkpoints its text about once a second (never per token) and renews its
+lease; the runner stores the final state before it sends the terminal event.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from conversations import actions
 from conversations.db import run_db
 from conversations.fanout import cancelled, get_fanout
 from conversations.groups import turn_group
+from conversations.keeper import get_keeper
 from conversations.models import Turn
 from conversations.turnlog import Event, get_turn_log
 from providers.clients import client_for
@@ -62,7 +63,8 @@ class TurnRunner:
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
         self._publish_lock = asyncio.Lock()
         self._open = asyncio.Event()  # set once turn.started (seq 1) is out
-        self._checkpointed_seq = 0
+        self.checkpointed_seq = 0
+        self.last_write = time.monotonic()  # of the turn's row (for lease renewal)
         self._last_flush = 0.0
         self._t0 = time.monotonic()
         self._first_reasoning: float | None = None
@@ -108,7 +110,8 @@ class TurnRunner:
             return
         self.stored.set_result(None)
         listener = asyncio.create_task(self._listen())
-        keeper = asyncio.create_task(self._keep())
+        keeper = get_keeper()
+        keeper.add(self)
         status: str = Turn.Status.FAILED
         error: ProviderError | None = None
         try:
@@ -135,7 +138,7 @@ class TurnRunner:
             status = Turn.Status.FAILED
         finally:
             listener.cancel()
-            keeper.cancel()
+            keeper.discard(self)
         await self._finish(status, error)
 
     def _abandon(self) -> None:
@@ -174,39 +177,18 @@ class TurnRunner:
         finally:
             await asyncio.shield(self.layer.group_discard(group, channel))
 
-    async def _keep(self) -> None:
-        """Checkpoint about once a second while text changes; renew the lease while silent."""
-        interval = settings.CHAT_CHECKPOINT_SECONDS
-        renew_every = max(interval, settings.CHAT_LEASE_SECONDS / 3)
-        last_write = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if self.seq != self._checkpointed_seq:
-                    seq = self.seq
-                    ok = await run_db(
-                        actions.checkpoint_turn,
-                        self.turn_id,
-                        "".join(self.reasoning),
-                        "".join(self.content),
-                        seq,
-                    )
-                    self._checkpointed_seq = seq
-                elif time.monotonic() - last_write >= renew_every:
-                    ok = await run_db(actions.renew_lease, self.turn_id)
-                else:
-                    continue
-            except Exception:
-                # The next tick tries again; the final save has its own retries.
-                logger.warning("checkpoint of turn %s failed", self.turn_id, exc_info=True)
-                continue
-            last_write = time.monotonic()
-            if not ok:
-                logger.warning("turn %s was finished elsewhere; stopping", self.turn_id)
-                self.lost = True
-                if self._upstream is not None:
-                    self._upstream.cancel()
-                return
+    # --- checkpoints (written by the process's keeper) --------------------
+
+    def checkpoint(self) -> actions.Checkpoint:
+        return actions.Checkpoint(
+            self.turn_id, "".join(self.reasoning), "".join(self.content), self.seq
+        )
+
+    def lose(self) -> None:
+        """Another process finished this turn (our lease had expired): stop."""
+        self.lost = True
+        if self._upstream is not None:
+            self._upstream.cancel()
 
     # --- upstream --------------------------------------------------------
 
@@ -318,6 +300,7 @@ class TurnRunner:
         }
 
     async def _finish(self, status: str, error: ProviderError | None) -> None:
+        get_keeper().discard(self)  # no checkpoint after (or racing) the final save
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None

@@ -164,7 +164,7 @@ async def test_failed_checkpoints_are_retried(
     ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
 ):
     settings.CHAT_CHECKPOINT_SECONDS = 0.1
-    calls = failing_twice(monkeypatch, "checkpoint_turn")
+    calls = failing_twice(monkeypatch, "keep_turns")
     fake_upstream.enqueue(
         chat_stream(reasoning=[f"r{i} " for i in range(20)], content=["done"], delay=0.05)
     )
