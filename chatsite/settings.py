@@ -263,8 +263,10 @@ SILENCED_SYSTEM_CHECKS = (
 
 # The chat itself.
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 100_000)
-# Deltas are gathered this long before one event goes out (fewer frames, same text).
+# Deltas are gathered this long before one event goes out (fewer frames, same text);
+# up to the maximum when the process falls behind (conversations/pacing.py).
 CHAT_COALESCE_SECONDS = env_float("CHAT_COALESCE_SECONDS", 0.03)
+CHAT_COALESCE_MAX_SECONDS = env_float("CHAT_COALESCE_MAX_SECONDS", 0.07)
 CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
 # A running turn's lease; a process that stops renewing it has died.
 CHAT_LEASE_SECONDS = env_float("CHAT_LEASE_SECONDS", 30.0)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from conversations.groups import conversation_group
+from conversations.loops import per_loop
 from conversations.turnlog import Event, get_turn_log
 
 logger = logging.getLogger(__name__)
@@ -126,13 +126,5 @@ def cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()
-
-
-def get_fanout() -> Fanout:
-    """The running event loop's fanout (each test runs its own loop)."""
-    loop = asyncio.get_running_loop()
-    fanout = _fanouts.get(loop)
-    if fanout is None:
-        fanout = _fanouts[loop] = Fanout()
-    return fanout
+# The running event loop's fanout.
+get_fanout = per_loop(Fanout)

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from conversations import actions
 from conversations.db import run_db
+from conversations.loops import per_loop
 
 if TYPE_CHECKING:
     from conversations.runner import TurnRunner
@@ -85,13 +85,5 @@ class Keeper:
             runner.last_write = now
 
 
-_keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Keeper] = weakref.WeakKeyDictionary()
-
-
-def get_keeper() -> Keeper:
-    """The running event loop's keeper (each test runs its own loop)."""
-    loop = asyncio.get_running_loop()
-    keeper = _keepers.get(loop)
-    if keeper is None:
-        keeper = _keepers[loop] = Keeper()
-    return keeper
+# The running event loop's keeper.
+get_keeper = per_loop(Keeper)

@@ -1,8 +1,9 @@
 """The generation runner: one asyncio task per turn, owned by the server, not the socket.
 
-It reads the provider's stream, coalesces deltas for CHAT_COALESCE_SECONDS into
-one event, numbers every event (seq 1 is `turn.started`), appends them to the turn
-log and wakes the conversation's sockets through the channel layer. The process's
+It reads the provider's stream, coalesces deltas into one event per window
+(CHAT_COALESCE_SECONDS, wider when the process is busy: conversations/pacing.py),
+numbers every event (seq 1 is `turn.started`) and hands them to the conversation's
+sockets and the turn log (conversations/fanout.py). The process's
 keeper checkpoints its text about once a second (never per token) and renews its
 lease; the runner stores the final state before it sends the terminal event.
 """
@@ -23,6 +24,7 @@ from conversations.fanout import cancelled, get_fanout
 from conversations.groups import turn_group
 from conversations.keeper import get_keeper
 from conversations.models import Turn
+from conversations.pacing import get_pacer
 from conversations.turnlog import Event, get_turn_log
 from providers.clients import client_for
 from providers.clients.base import (
@@ -74,6 +76,8 @@ class TurnRunner:
 
     def start(self) -> asyncio.Task[None]:
         RUNNERS[self.turn_id] = self
+        self.pacer = get_pacer()
+        self.pacer.join()
         # Resolved once the turn is stored (or with why it could not be).
         self.stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self.run(), name=f"turn-{self.turn_id}")
@@ -84,6 +88,7 @@ class TurnRunner:
 
     def _done(self, _task: asyncio.Task[None]) -> None:
         RUNNERS.pop(self.turn_id, None)
+        self.pacer.leave()
         if not self.stored.done():
             self.stored.cancel()
 
@@ -244,7 +249,7 @@ class TurnRunner:
         if self._flush_handle is None:
             # Leading edge: a delta after a quiet spell goes out at once (first
             # tokens, slow streams); within the window, deltas wait and merge.
-            delay = self._last_flush + settings.CHAT_COALESCE_SECONDS - now
+            delay = self._last_flush + self.pacer.window() - now
             loop = asyncio.get_running_loop()
             self._flush_delayed = delay > 0 and not urgent
             if self._flush_delayed:
