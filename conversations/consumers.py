@@ -15,14 +15,12 @@ import uuid
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations import actions, lifecycle
 from conversations.db import run_db
 from conversations.errors import ClientError
 from conversations.fanout import get_fanout
-from conversations.groups import turn_group
 from conversations.models import Turn
 from conversations.runner import RUNNERS, start_runner
 from conversations.turnlog import Event, get_turn_log
@@ -134,11 +132,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if not running:
             raise ClientError("not_running", "That turn is not running.")
         runner = RUNNERS.get(turn_id)
-        if runner is not None:  # here: no round trip (and no race with its group_add)
+        if runner is not None:  # here: no round trip
             runner.request_stop()
             return
-        # The runner lives in another process: it listens on its turn's group.
-        await get_channel_layer().group_send(turn_group(turn_id), {"type": "turn.stop"})
+        # The runner lives in another process, which is on the conversation's group.
+        await get_fanout().stop(self.conversation_id, turn_id)
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
         turn_id = self._turn_id(frame)

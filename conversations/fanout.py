@@ -6,7 +6,9 @@ hands a batch of events to the sockets here by calling them, with no channel-lay
 message, queue or task per socket, and, when the layer reaches other processes
 (Redis), sends the batch once to the conversation's group. The members of that
 group are processes, not sockets: each process with sockets on the conversation
-joins it with one channel and relays what arrives to its own sockets.
+joins it with one channel and relays what arrives to its own sockets. A process
+running one of the conversation's turns stays in the group until the turn ends
+(`hold`): `stop`, sent from any process to the group, reaches the runner there.
 
 The layer may still drop or delay a batch (channels_redis drops past its
 capacity): sockets notice the gap in `seq`, or the silence (their watchdog), and
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -38,16 +41,15 @@ class Fanout:
         # One process (an in-memory layer) needs no layer at all.
         self.remote = not isinstance(self.layer, InMemoryChannelLayer)
         self.sockets: dict[str, set[Socket]] = {}
+        self.turns: dict[str, dict[str, Callable[[], None]]] = {}  # running here, by conversation
         self.channel = ""
         self._listener: asyncio.Task[None] | None = None
         self._membership = asyncio.Lock()
 
     async def join(self, conversation_id: str, socket: Socket) -> None:
         async with self._membership:
-            members = self.sockets.setdefault(conversation_id, set())
-            members.add(socket)
-            if self.remote and len(members) == 1:
-                await self.layer.group_add(conversation_group(conversation_id), await self._own())
+            self.sockets.setdefault(conversation_id, set()).add(socket)
+            await self._enter(conversation_id)
 
     async def leave(self, conversation_id: str, socket: Socket) -> None:
         async with self._membership:
@@ -55,11 +57,44 @@ class Fanout:
             if members is None:
                 return
             members.discard(socket)
-            if members:
-                return
-            del self.sockets[conversation_id]
-            if self.remote:
-                await self.layer.group_discard(conversation_group(conversation_id), self.channel)
+            if not members:
+                del self.sockets[conversation_id]
+            await self._exit(conversation_id)
+
+    async def hold(self, conversation_id: str, turn_id: str, stop: Callable[[], None]) -> None:
+        """A runner's turn: `stop` sent from any process calls `stop()` here. The
+        process stays on the conversation's group while the turn runs, sockets or not."""
+        async with self._membership:
+            self.turns.setdefault(conversation_id, {})[turn_id] = stop
+            await self._enter(conversation_id)
+
+    async def release(self, conversation_id: str, turn_id: str) -> None:
+        async with self._membership:
+            turns = self.turns.get(conversation_id, {})
+            turns.pop(turn_id, None)
+            if not turns:
+                self.turns.pop(conversation_id, None)
+            await self._exit(conversation_id)
+
+    async def stop(self, conversation_id: str, turn_id: str) -> None:
+        """Ask the process running `turn_id` to stop it."""
+        local = self.turns.get(conversation_id, {}).get(turn_id)
+        if local is not None:
+            local()
+        elif self.remote:
+            message = {"type": "turn.stop", "conversation": conversation_id, "turn": turn_id}
+            await self.layer.group_send(conversation_group(conversation_id), message)
+
+    def _members(self, conversation_id: str) -> int:
+        return len(self.sockets.get(conversation_id, ())) + len(self.turns.get(conversation_id, ()))
+
+    async def _enter(self, conversation_id: str) -> None:
+        if self.remote and self._members(conversation_id) == 1:
+            await self.layer.group_add(conversation_group(conversation_id), await self._own())
+
+    async def _exit(self, conversation_id: str) -> None:
+        if self.remote and self.channel and self._members(conversation_id) == 0:
+            await self.layer.group_discard(conversation_group(conversation_id), self.channel)
 
     async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
         """Give `events` to every socket on the conversation, in any process, and to
@@ -114,6 +149,11 @@ class Fanout:
                     raise asyncio.CancelledError from None
                 logger.warning("fanout listener", exc_info=True)
                 await asyncio.sleep(1)
+                continue
+            if message.get("type") == "turn.stop":
+                stop = self.turns.get(message.get("conversation", ""), {}).get(message.get("turn"))
+                if stop is not None:
+                    stop()
                 continue
             if message.get("type") != "turn.events" or message.get("origin") == self.channel:
                 continue  # our own batch: our sockets had it directly

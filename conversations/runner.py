@@ -15,13 +15,11 @@ import logging
 import time
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from conversations import actions
 from conversations.db import run_db
-from conversations.fanout import cancelled, get_fanout
-from conversations.groups import turn_group
+from conversations.fanout import Fanout, get_fanout
 from conversations.keeper import get_keeper
 from conversations.models import Turn
 from conversations.pacing import get_pacer
@@ -48,7 +46,6 @@ class TurnRunner:
     def __init__(self, plan: actions.TurnPlan):
         self.plan = plan
         self.turn_id = plan.turn_id
-        self.layer = get_channel_layer()
         self.log = get_turn_log()
         self.seq = 0
         self.reasoning: list[str] = []  # published text, as of self.seq
@@ -104,7 +101,7 @@ class TurnRunner:
         started = self._event(
             "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
         )
-        self._upstream = asyncio.create_task(self._consume())
+        upstream = self._upstream = asyncio.create_task(self._consume())
         try:
             await run_db(actions.store_turn, self.plan)
         except BaseException as exc:
@@ -114,7 +111,25 @@ class TurnRunner:
             self.stored.set_exception(exc)  # the consumer reports it (e.g. Busy)
             return
         self.stored.set_result(None)
-        listener = asyncio.create_task(self._listen())
+        fanout = get_fanout()
+        try:
+            await fanout.hold(self.plan.conversation_id, self.turn_id, self.request_stop)
+        except Exception:  # e.g. Redis unreachable: only a stop from elsewhere is lost
+            logger.warning("turn %s: cannot hear stop from other processes", self.turn_id)
+        try:
+            await self._run_stored(started, upstream)
+        finally:
+            await asyncio.shield(self._release(fanout))
+
+    async def _release(self, fanout: Fanout) -> None:
+        try:
+            await fanout.release(self.plan.conversation_id, self.turn_id)
+        except Exception:
+            logger.warning("turn %s: leaving the conversation's group failed", self.turn_id)
+
+    async def _run_stored(
+        self, started: Event, upstream: asyncio.Task[tuple[str, ProviderError | None]]
+    ) -> None:
         keeper = get_keeper()
         keeper.add(self)
         status: str = Turn.Status.FAILED
@@ -123,7 +138,7 @@ class TurnRunner:
             await self._publish([started])
             self._open.set()
             try:
-                status, error = await self._upstream
+                status, error = await upstream
             except asyncio.CancelledError:
                 if self.stop_requested or self.lost:
                     status = Turn.Status.STOPPED
@@ -142,7 +157,6 @@ class TurnRunner:
             error.code = "internal"
             status = Turn.Status.FAILED
         finally:
-            listener.cancel()
             keeper.discard(self)
         await self._finish(status, error)
 
@@ -155,32 +169,6 @@ class TurnRunner:
             self._flush_handle = None
         self.pending = []
         self._open.set()  # lets a waiting flush end (it finds nothing to send)
-
-    async def _listen(self) -> None:
-        """`stop` from any process arrives on the turn's group."""
-        channel = await self.layer.new_channel()
-        group = turn_group(self.turn_id)
-        for attempt in range(5):
-            try:
-                await self.layer.group_add(group, channel)
-                break
-            except Exception:
-                logger.warning("turn %s: group_add failed (try %d)", self.turn_id, attempt + 1)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        try:
-            while True:
-                try:
-                    message = await self.layer.receive(channel)
-                except Exception:  # e.g. Redis briefly unreachable: keep listening
-                    if cancelled():
-                        raise asyncio.CancelledError from None
-                    logger.warning("stop listener of turn %s", self.turn_id, exc_info=True)
-                    await asyncio.sleep(1)
-                    continue
-                if message.get("type") == "turn.stop":
-                    self.request_stop()
-        finally:
-            await asyncio.shield(self.layer.group_discard(group, channel))
 
     # --- checkpoints (written by the process's keeper) --------------------
 
