@@ -1,6 +1,6 @@
 """The per-turn event log: the real copy of every event, readable from any seq.
 
-The channel layer only wakes sockets (and may drop messages); a socket that
+Live delivery only wakes sockets (and another process may miss a batch); a socket that
 connects late, resumes, or notices a gap reads what it missed from here. In
 memory by default (one process); a Redis stream when REDIS_URL is set, so every
 process reads the same log. A finished turn's log expires after
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
 from typing import Any, Protocol
 
 from django.conf import settings
+
+from conversations.rediswriter import Command, get_writer
 
 Event = dict[str, Any]
 
@@ -56,25 +57,8 @@ class RedisTurnLog:
     # A running turn's log outlives a dead process by this much at most.
     RUNNING_TTL = 24 * 3600
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-
     def _redis(self) -> Any:
-        import redis.asyncio as redis
-
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            # Blocking: under a burst, wait for a free connection instead of failing.
-            pool = redis.BlockingConnectionPool.from_url(
-                self.url, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=10
-            )
-            client = redis.Redis(connection_pool=pool)
-            self._clients[loop] = client
-        return client
+        return get_writer().client
 
     @staticmethod
     def key(turn_id: str) -> str:
@@ -82,12 +66,12 @@ class RedisTurnLog:
 
     async def append(self, turn_id: str, events: list[Event]) -> None:
         key = self.key(turn_id)
-        async with self._redis().pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.xadd(key, {"e": json.dumps(event)}, id=f"{event['seq']}-1")
-            if events and events[0]["seq"] == 1:
-                pipe.expire(key, self.RUNNING_TTL)
-            await pipe.execute()
+        commands: list[Command] = [
+            ("XADD", key, f"{e['seq']}-1", "e", json.dumps(e)) for e in events
+        ]
+        if events and events[0]["seq"] == 1:
+            commands.append(("EXPIRE", key, self.RUNNING_TTL))
+        await get_writer().send(*commands)
 
     async def read(self, turn_id: str, after_seq: int) -> list[Event] | None:
         key = self.key(turn_id)
@@ -109,7 +93,7 @@ _log: TurnLog | None = None
 def get_turn_log() -> TurnLog:
     global _log
     if _log is None:
-        _log = RedisTurnLog(settings.REDIS_URL) if settings.REDIS_URL else MemoryTurnLog()
+        _log = RedisTurnLog() if settings.REDIS_URL else MemoryTurnLog()
     return _log
 
 

@@ -188,17 +188,12 @@ async def test_sigterm_gives_running_turns_a_grace_period_then_marks_them(
     assert turn.reasoning_content == texts(seen_b)[0]
 
 
-async def test_burst_across_processes_with_a_tiny_layer_loses_nothing(
+async def test_a_burst_across_processes_loses_nothing(
     daphne_factory, fake_upstream, chat_provider, alice, conversation
 ):
     url = urlparse(REDIS_URL)
     require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
-    env = {
-        "REDIS_URL": REDIS_URL,
-        "CHANNEL_CAPACITY": "5",
-        "CHAT_COALESCE_SECONDS": "0",
-        "CHAT_WATCHDOG_SECONDS": "0.5",
-    }
+    env = {"REDIS_URL": REDIS_URL, "CHAT_COALESCE_SECONDS": "0", "CHAT_WATCHDOG_SECONDS": "0.5"}
     a, b = daphne_factory(**env), daphne_factory(**env)
     tokens = [f"{i} " for i in range(2000)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens[:1000], content=tokens[1000:]))
@@ -213,6 +208,38 @@ async def test_burst_across_processes_with_a_tiny_layer_loses_nothing(
         assert_contiguous(seen)
         assert texts(seen) == ("".join(tokens[:1000]), "".join(tokens[1000:]))
     assert seen_a == seen_b
+
+
+async def test_a_cut_pubsub_connection_loses_nothing(
+    daphne_factory, fake_upstream, chat_provider, alice, conversation
+):
+    """Redis drops the processes' subscriber connections mid-turn (what a Redis
+    restart or a slow subscriber does): they resubscribe, and what was published
+    meanwhile the other process's socket reads from the turn log when it sees the
+    gap. The watchdog is set long: only resubscribing can bring the end in time."""
+    import redis.asyncio as redis
+
+    url = urlparse(REDIS_URL)
+    require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
+    env = {"REDIS_URL": REDIS_URL, "CHAT_WATCHDOG_SECONDS": "60"}
+    a, b = daphne_factory(**env), daphne_factory(**env)
+    tokens = [f"{i} " for i in range(60)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens[:40], content=tokens[40:], delay=0.05))
+    ws_b = await connect(b, alice, conversation)
+    ws_a = await connect(a, alice, conversation)
+    await start_turn(ws_a)
+    await asyncio.sleep(0.8)
+    client = redis.Redis.from_url(REDIS_URL)
+    killed = await client.client_kill_filter(_type="pubsub")
+    await client.aclose()
+    assert killed >= 2  # one subscriber per process
+    seen_a = await frames_until_terminal(ws_a)
+    seen_b = await frames_until_terminal(ws_b, within=5)
+    await ws_a.close()
+    await ws_b.close()
+    assert_contiguous(seen_b)
+    assert texts(seen_b) == ("".join(tokens[:40]), "".join(tokens[40:]))
+    assert seen_b[1:] == seen_a  # B also saw turn.started, which A's start_turn consumed
 
 
 async def test_a_turn_started_on_one_process_is_readable_over_http_on_the_other(
