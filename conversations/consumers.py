@@ -135,7 +135,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if runner is not None:  # here: no round trip
             runner.request_stop()
             return
-        # The runner lives in another process, which is on the conversation's group.
+        # The runner lives in another process, subscribed to this conversation.
         await get_fanout().stop(self.conversation_id, turn_id)
 
     async def on_resume(self, frame: dict[str, Any]) -> None:

@@ -60,7 +60,7 @@ class Fanout:
 
     async def hold(self, conversation_id: str, turn_id: str, stop: Callable[[], None]) -> None:
         """A runner's turn: `stop` sent from any process calls `stop()` here. The
-        process stays on the conversation's group while the turn runs, sockets or not."""
+        process stays subscribed to the conversation while the turn runs, sockets or not."""
         async with self._membership:
             self.turns.setdefault(conversation_id, {})[turn_id] = stop
             await self._enter(conversation_id)

@@ -3,9 +3,10 @@
 It reads the provider's stream, coalesces deltas into one event per window
 (CHAT_COALESCE_SECONDS, wider when the process is busy: conversations/pacing.py),
 numbers every event (seq 1 is `turn.started`) and hands them to the conversation's
-sockets and the turn log (conversations/fanout.py). The process's
-keeper checkpoints its text about once a second (never per token) and renews its
-lease; the runner stores the final state before it sends the terminal event.
+sockets and the turn log (conversations/fanout.py). The process's keeper
+checkpoints its text about once a second (never per token) and renews its lease
+(conversations/keeper.py); the runner stores the final state before it sends the
+terminal event.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class TurnRunner:
         try:
             await fanout.release(self.plan.conversation_id, self.turn_id)
         except Exception:
-            logger.warning("turn %s: leaving the conversation's group failed", self.turn_id)
+            logger.warning("turn %s: unsubscribing from the conversation failed", self.turn_id)
 
     async def _run_stored(
         self, started: Event, upstream: asyncio.Task[tuple[str, ProviderError | None]]

@@ -152,12 +152,6 @@ def ws_for():  # type: ignore[no-untyped-def]
 # --- real daphne processes ----------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_env(**extra: str) -> dict[str, str]:
     """Environment for a daphne subprocess that shares the test database."""
     from django.db import connection
@@ -176,65 +170,14 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class DaphneProcess:
-    def __init__(self, env: dict[str, str]):
-        import subprocess
-        import sys
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(f"var/daphne-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chatsite.serve",  # as in production: daphne on uvloop
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "chatsite.asgi:application",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 20) -> None:
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited: {open(self.log.name).read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("daphne did not become ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
 @pytest.fixture
 def daphne_factory(transactional_db):  # type: ignore[no-untyped-def]
-    os.makedirs("var", exist_ok=True)
-    started: list[DaphneProcess] = []
+    from tests.servers import DaphneServer
 
-    def start(**extra: str) -> DaphneProcess:
-        server = DaphneProcess(server_env(**extra))
+    started: list[DaphneServer] = []
+
+    def start(**extra: str) -> DaphneServer:
+        server = DaphneServer(server_env(**extra), ready_within=20)
         started.append(server)
         return server
 

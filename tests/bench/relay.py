@@ -264,10 +264,12 @@ def _settings_summary(backend: str) -> dict[str, Any]:
 
     return {
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-        "channel_layer": str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1],
+        # How turn events travel: in process only, or also over Redis to other processes.
+        "events": "Redis pub/sub" if settings.REDIS_URL else "in process",
         "turn_log": "redis stream" if settings.REDIS_URL else "memory",
         "debug": settings.DEBUG,
         "CHAT_COALESCE_SECONDS": settings.CHAT_COALESCE_SECONDS,
+        "CHAT_COALESCE_MAX_SECONDS": settings.CHAT_COALESCE_MAX_SECONDS,
         "CHAT_CHECKPOINT_SECONDS": settings.CHAT_CHECKPOINT_SECONDS,
         "CONN_MAX_AGE": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     }

@@ -242,6 +242,17 @@ def _sweep_rows(
                 "",
             )
         )
+        frames, received = p.get("frames"), p.get("tokens_received")
+        rows.append(
+            (
+                f"{n} streams: tokens per websocket frame (wider when busy)",
+                _f(received / frames, 2) if frames and received else "-",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
         whole = p.get("usage_whole", {}).get("daphne", {})
         rows.append(
             (
@@ -346,8 +357,9 @@ def render(results: dict[str, Any]) -> str:
             continue
         settings = data.get("settings", {})
         out.append(
-            f"[{name}] {settings.get('database')} + {settings.get('channel_layer')}, turn log "
+            f"[{name}] {settings.get('database')}, events {settings.get('events')}, turn log "
             f"{settings.get('turn_log')}, CHAT_COALESCE_SECONDS={settings.get('CHAT_COALESCE_SECONDS')}"
+            f" (busy: {settings.get('CHAT_COALESCE_MAX_SECONDS')})"
             f", CHAT_CHECKPOINT_SECONDS={settings.get('CHAT_CHECKPOINT_SECONDS')}"
         )
         if "error" in data and "latency" not in data:

@@ -16,15 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psutil
 
 from tests.bench.upstream import raise_nofile
+from tests.servers import DaphneServer, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -179,64 +179,14 @@ class UpstreamProcess:
         return self.proc.pid
 
     def stop(self) -> None:
-        _terminate(self.proc)
+        terminate(self.proc)
 
 
-class Daphne:
-    """One daphne process serving the product, its log kept under the work dir."""
+class Daphne(DaphneServer):
+    """The product under measurement, its log kept under the bench's work dir."""
 
-    def __init__(
-        self,
-        env: dict[str, str],
-        log_path: Path,
-        app: str = "chatsite.asgi:application",
-        **extra: str,
-    ) -> None:
-        self.port = _free_port()
-        self.env = {**env, **extra}
-        self.log_path = log_path
-        self.log: IO[str] = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                os.environ.get("BENCH_SERVER", "chatsite.serve"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                app,
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_child_setup,
-        )
-        self._wait_ready()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.port}/healthz"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"daphne was not ready in {timeout:.0f}s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
+    def __init__(self, env: dict[str, str], log_path: Path, **extra: str) -> None:
+        super().__init__({**env, **extra}, log_path, preexec_fn=_child_setup)
 
     def problems(self, top: int = 8) -> list[str]:
         """What the process logged at WARNING and above, counted: `"<n>x <line>"`."""
@@ -250,10 +200,6 @@ class Daphne:
         ranked = sorted(counts.items(), key=lambda item: -item[1])
         return [f"{n}x {line}" for line, n in ranked[:top]]
 
-    def stop(self) -> None:
-        _terminate(self.proc)
-        self.log.close()
-
 
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
@@ -264,24 +210,6 @@ def _is_problem(line: str) -> bool:
     return bool(re.match(r"^(\S+ \S+ )?(WARNING|ERROR|CRITICAL) ", line)) or bool(
         re.match(r"^[\w.]+(Error|Exception): ", line)
     )
-
-
-def _terminate(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- measuring processes ------------------------------------------------------------------------
