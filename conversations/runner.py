@@ -61,6 +61,8 @@ class TurnRunner:
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
+        self._flushing = False  # a flush task is running
+        self._flush_again = False  # deltas came while it ran: it flushes once more
         self._publish_lock = asyncio.Lock()
         self._open = asyncio.Event()  # set once turn.started (seq 1) is out
         self.checkpointed_seq = 0
@@ -248,8 +250,25 @@ class TurnRunner:
 
     def _flush_soon(self) -> None:
         self._flush_handle = None
-        self._last_flush = time.monotonic()
-        asyncio.create_task(self._flush())
+        if self._flushing:
+            # One flush at a time: under load (a slow Redis, a busy loop) what
+            # arrives meanwhile goes out in one batch when it is done, instead of
+            # a queue of tasks waiting on the publish lock.
+            self._flush_again = True
+            return
+        self._flushing = True
+        asyncio.create_task(self._flushes())
+
+    async def _flushes(self) -> None:
+        try:
+            while True:
+                self._flush_again = False
+                self._last_flush = time.monotonic()
+                await self._flush()
+                if not self._flush_again:
+                    return
+        finally:
+            self._flushing = False
 
     async def _flush(self) -> None:
         await self._open.wait()

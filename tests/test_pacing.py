@@ -67,3 +67,48 @@ async def test_a_busy_process_sends_fewer_wider_frames(
     # 0.8 s of tokens in 0.5 s windows (the first token goes at once): a few frames,
     # where a 1 ms window would send one per token.
     assert len(deltas) <= 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_slow_publish_gathers_what_arrives_meanwhile(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    """One flush at a time per turn: while a batch is on its way (a slow Redis), the
+    next deltas wait in one batch, not in a queue of flush tasks."""
+    from conversations.fanout import Fanout
+    from conversations.runner import TurnRunner
+
+    settings.CHAT_COALESCE_SECONDS = 0.001
+    real = Fanout.publish
+    in_flight = {"now": 0, "max": 0, "flushes": 0}
+    real_flush = TurnRunner._flush
+
+    async def counting_flush(self):
+        in_flight["flushes"] += 1
+        await real_flush(self)
+
+    monkeypatch.setattr(TurnRunner, "_flush", counting_flush)
+
+    async def slow(self, conversation_id, turn_id, events):
+        in_flight["now"] += 1
+        in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        try:
+            await asyncio.sleep(0.2)
+            await real(self, conversation_id, turn_id, events)
+        finally:
+            in_flight["now"] -= 1
+
+    monkeypatch.setattr(Fanout, "publish", slow)
+    tokens = [f"r{i} " for i in range(40)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
+    ws = await ws_for(alice, conversation.id)
+    await ws.connect()
+    await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
+    frames = await collect_turn(ws, within=15)
+    await ws.disconnect()
+    deltas = [f for f in frames if f["type"] == "reasoning.delta"]
+    assert "".join(f["text"] for f in deltas) == "".join(tokens)
+    assert in_flight["max"] == 1
+    assert len(deltas) <= 6  # 0.4 s of tokens in batches of 0.2 s
+    assert in_flight["flushes"] <= 10  # not one waiting task per token
