@@ -196,34 +196,52 @@ def keep_turns(checkpoints: list[Checkpoint], renewals: list[str]) -> set[str]:
     """Save the text of `checkpoints` and renew the lease of those and of `renewals`,
     in one transaction. Returns the ids of turns no longer ours (finished elsewhere).
 
-    Plain SQL, prepared once per call: the ORM's per-row query compilation was
-    most of the cost of a checkpoint (see conversations/keeper.py).
+    One `UPDATE ... FROM (VALUES ...) RETURNING` per chunk of turns, on SQLite
+    (3.35+) and PostgreSQL alike: per-row ORM updates, each in its own transaction,
+    were most of a checkpoint's cost (see conversations/keeper.py).
     """
-    conn = connection
-    quote = conn.ops.quote_name
+    lease = Turn._meta.get_field("lease_expires").get_db_prep_value(_lease(), connection)
+    kept: set[str] = set()
+    with transaction.atomic():
+        for chunk in _chunks(checkpoints):
+            rows = [(c.turn_id, c.reasoning, c.content, c.seq) for c in chunk]
+            kept |= _update_streaming(rows, ["reasoning_content", "content", "seq"], lease)
+        for chunk in _chunks(renewals):
+            kept |= _update_streaming([(turn_id,) for turn_id in chunk], [], lease)
+    return ({c.turn_id for c in checkpoints} | set(renewals)) - kept
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    # SQLite caps the parameters of one statement (32,766 since 3.32).
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _update_streaming(rows: list[tuple[Any, ...]], columns: list[str], lease: Any) -> set[str]:
+    """Set `columns` from each row's values after its turn id, and the lease, on the
+    rows' turns that are still streaming; the ids of those updated."""
+    if not rows:
+        return set()
+    quote = connection.ops.quote_name
     table = quote(Turn._meta.db_table)
-    where = f"WHERE {quote('id')} = %s AND {quote('status')} = %s"
-    save = (
-        f"UPDATE {table} SET {quote('reasoning_content')} = %s, {quote('content')} = %s, "
-        f"{quote('seq')} = %s, {quote('lease_expires')} = %s {where}"
-    )
-    renew = f"UPDATE {table} SET {quote('lease_expires')} = %s {where}"
     pk = Turn._meta.pk
     assert pk is not None
-    lease = Turn._meta.get_field("lease_expires").get_db_prep_value(_lease(), conn)
-    streaming = Turn.Status.STREAMING.value
-    lost: set[str] = set()
-    with transaction.atomic(), conn.cursor() as cursor:
-        for c in checkpoints:
-            turn = pk.get_db_prep_value(c.turn_id, conn)
-            cursor.execute(save, [c.reasoning, c.content, c.seq, lease, turn, streaming])
-            if cursor.rowcount != 1:
-                lost.add(c.turn_id)
-        for turn_id in renewals:
-            cursor.execute(renew, [lease, pk.get_db_prep_value(turn_id, conn), streaming])
-            if cursor.rowcount != 1:
-                lost.add(turn_id)
-    return lost
+    # VALUES columns are named column1, column2, ... on both databases.
+    sets = [f"{quote(name)} = v.column{i + 2}" for i, name in enumerate(columns)]
+    sets.append(f"{quote('lease_expires')} = %s")
+    width = 1 + len(columns)
+    values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "
+        f"WHERE {table}.{quote('id')} = v.column1 AND {table}.{quote('status')} = %s "
+        f"RETURNING {table}.{quote('id')}"
+    )
+    params: list[Any] = [lease]
+    for turn_id, *rest in rows:
+        params += [pk.get_db_prep_value(turn_id, connection), *rest]
+    params.append(Turn.Status.STREAMING.value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {str(pk.to_python(row[0])) for row in cursor.fetchall()}
 
 
 def finish_turn(
