@@ -32,8 +32,8 @@ TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.stopped"})
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
-    # No channel of its own on the layer: turn events come from conversations.fanout,
-    # one layer channel per process. (An alias that is not configured means none.)
+    # No channel of its own on the layer: turn events come from conversations.fanout
+    # (and from other processes over Redis pub/sub). An alias not configured means none.
     channel_layer_alias = "none: see conversations.fanout"
     conversation_id: str
     _watchdog: asyncio.Task[None] | None = None
@@ -196,7 +196,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 return  # a turn this socket does not follow: the client resumes it if it wants
             last = self.sent[turn_id] = 0
         if events[0]["seq"] > last + 1:
-            # The layer lost something: the log has every event.
+            # A batch was lost on the way: the log has every event.
             missing = await get_turn_log().read(turn_id, last)
             if missing:
                 await self._send_events(turn_id, missing)
@@ -223,7 +223,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             self._watchdog = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
-        """Catch up from the log on turns that went quiet (a dropped layer message)."""
+        """Catch up from the log on turns that went quiet (a message lost between processes)."""
         quiet = settings.CHAT_WATCHDOG_SECONDS
         try:
             while self.open_turns:
