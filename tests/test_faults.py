@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from conversations import actions
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream, keepalive_frame
+from tests.conftest import require_service
 from tests.helpers import assert_contiguous, collect_turn, texts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -247,3 +248,34 @@ async def test_a_dead_turn_is_expired_on_connect_with_its_logged_partial(
         "half an answer",
     )
     assert stored.seq == 5
+
+
+async def test_redis_failing_mid_turn_does_not_stop_a_local_turn(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    """Every Redis write fails (the turn log append, the publish to other processes):
+    the socket on the runner's own process still gets every event, and the turn is
+    stored whole. Only other processes and late readers depend on Redis."""
+    import redis.asyncio.client
+
+    from conversations.turnlog import reset_turn_log
+
+    url = "redis://127.0.0.1:6379/4"
+    require_service("Redis", "127.0.0.1", 6379)
+    settings.REDIS_URL = url
+    reset_turn_log()
+
+    async def down(self, *args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", down)
+    tokens = [f"{i} " for i in range(30)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens[:20], content=tokens[20:], delay=0.01))
+    try:
+        frames, turn = await run_turn(ws_for, alice, conversation)
+    finally:
+        reset_turn_log()
+    assert_contiguous(frames)
+    assert texts(frames) == ("".join(tokens[:20]), "".join(tokens[20:]))
+    assert frames[-1]["type"] == "turn.completed"
+    assert (turn.reasoning_content, turn.content) == texts(frames)
