@@ -58,6 +58,11 @@ class RedisWriter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            except BaseException:  # cancelled (shutdown): no caller may wait forever
+                for _, future in [*batch, *self._queue]:
+                    future.cancel()
+                self._queue = []
+                raise
             start = 0
             for commands, future in batch:
                 mine = replies[start : start + len(commands)]
