@@ -34,16 +34,35 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+PREFIX = "chat:conv:"
+
+
 def channel_name(conversation_id: str) -> str:
-    return f"chat:conv:{conversation_id}"
+    return PREFIX + conversation_id
+
+
+def conversation_of(channel: bytes | str) -> str:
+    name = channel.decode() if isinstance(channel, bytes) else channel
+    return name.removeprefix(PREFIX)
 
 
 class RedisBus:
-    def __init__(self, url: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        url: str,
+        handler: Handler,
+        on_subscribed: Callable[[str], Awaitable[None]],
+        on_reconnect: Callable[[], None],
+    ) -> None:
         self.client = redis.Redis.from_url(url)
-        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        # Subscribe confirmations are wanted: `on_subscribed` hears of each, also when
+        # redis-py resubscribes after a reconnect.
+        self.pubsub = self.client.pubsub()
         self.handler = handler
+        self.on_subscribed = on_subscribed
+        self.on_reconnect = on_reconnect
         self.origin = uuid.uuid4().hex.encode()  # this process, on its own messages
+        self.confirmed: set[str] = set()  # conversations Redis has us subscribed to
         self._listener: asyncio.Task[None] | None = None
 
     async def subscribe(self, conversation_id: str) -> None:
@@ -54,23 +73,39 @@ class RedisBus:
     async def unsubscribe(self, conversation_id: str) -> None:
         await self.pubsub.unsubscribe(channel_name(conversation_id))
 
-    async def publish(self, conversation_id: str, message: dict[str, Any]) -> None:
+    async def publish(self, conversation_id: str, message: dict[str, Any]) -> int:
+        """Returns how many subscribers Redis delivered it to, this process included."""
         payload = self.origin + b" " + json.dumps(message).encode()
-        await get_writer().send(("PUBLISH", channel_name(conversation_id), payload))
+        [receivers] = await get_writer().send(("PUBLISH", channel_name(conversation_id), payload))
+        return int(receivers)
 
     async def _listen(self) -> None:
         while True:
             try:
-                message = await self.pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=None
-                )
+                message = await self.pubsub.get_message(timeout=None)
             except Exception:  # Redis unreachable: redis-py reconnects and resubscribes
                 if cancelled():
                     raise asyncio.CancelledError from None
                 logger.warning("bus listener", exc_info=True)
+                self.confirmed.clear()
+                self.on_reconnect()
                 await asyncio.sleep(1)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None:
+                continue
+            kind = message.get("type")
+            if kind in ("subscribe", "unsubscribe"):
+                conversation_id = conversation_of(message["channel"])
+                if kind == "unsubscribe":
+                    self.confirmed.discard(conversation_id)
+                    continue
+                self.confirmed.add(conversation_id)
+                try:
+                    await self.on_subscribed(conversation_id)
+                except Exception:
+                    logger.warning("announcing a subscription failed", exc_info=True)
+                continue
+            if kind != "message":
                 continue
             data: bytes = message["data"]
             origin, _, body = data.partition(b" ")

@@ -38,7 +38,15 @@ class Socket(Protocol):
 class Fanout:
     def __init__(self) -> None:
         # One process (no Redis) needs no bus at all.
-        self.bus = RedisBus(settings.REDIS_URL, self._heard) if settings.REDIS_URL else None
+        self.bus = (
+            RedisBus(settings.REDIS_URL, self._heard, self._subscribed, self._reconnected)
+            if settings.REDIS_URL
+            else None
+        )
+        # Conversations no other process subscribes to, as of our last publish there:
+        # their batches are not published (see `_publish_remote`).
+        self.alone: set[str] = set()
+        self._joins = 0  # "process.joined" messages heard (and reconnects)
         self.sockets: dict[str, set[Socket]] = {}
         self.turns: dict[str, dict[str, Callable[[], None]]] = {}  # running here, by conversation
         self._membership = asyncio.Lock()
@@ -91,6 +99,7 @@ class Fanout:
 
     async def _exit(self, conversation_id: str) -> None:
         if self.bus is not None and self._members(conversation_id) == 0:
+            self.alone.discard(conversation_id)
             await self.bus.unsubscribe(conversation_id)
 
     async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
@@ -114,11 +123,28 @@ class Fanout:
             await get_turn_log().append(turn_id, events)
         except Exception:
             logger.warning("turn log append failed for %s", turn_id, exc_info=True)
-        if self.bus is not None:
+        if self.bus is not None and conversation_id not in self.alone:
             try:
-                await self.bus.publish(conversation_id, message)
+                await self._publish_remote(conversation_id, message)
             except Exception:
                 logger.warning("sending to other processes failed for %s", turn_id, exc_info=True)
+
+    async def _publish_remote(self, conversation_id: str, message: dict[str, Any]) -> None:
+        """Publish, and learn from the reply whether anyone else listens.
+
+        A PUBLISH's reply counts its receivers, us included while Redis has us
+        subscribed. One receiver: nobody else is there, and the conversation's
+        batches stay in this process until a process subscribing to it announces
+        itself ("process.joined", sent once Redis confirms its subscription, also
+        after a reconnect). A reply that was on its way while an announcement
+        arrived proves nothing, so it is not trusted.
+        """
+        assert self.bus is not None
+        joins = self._joins
+        receivers = await self.bus.publish(conversation_id, message)
+        subscribed = conversation_id in self.bus.confirmed and self._members(conversation_id)
+        if receivers <= 1 and subscribed and joins == self._joins:
+            self.alone.add(conversation_id)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """To this process's sockets on the message's conversation."""
@@ -128,9 +154,25 @@ class Fanout:
             except Exception:  # one broken socket must not starve the others
                 logger.warning("delivery to a socket failed", exc_info=True)
 
+    async def _subscribed(self, conversation_id: str) -> None:
+        """Redis confirmed our subscription: tell the processes already there."""
+        assert self.bus is not None
+        self.alone.discard(conversation_id)
+        await self.bus.publish(
+            conversation_id, {"type": "process.joined", "conversation": conversation_id}
+        )
+
+    def _reconnected(self) -> None:
+        # Announcements may have been missed while we were away.
+        self._joins += 1
+        self.alone.clear()
+
     async def _heard(self, message: dict[str, Any]) -> None:
         """A message another process published on one of our conversations."""
-        if message.get("type") == "turn.stop":
+        if message.get("type") == "process.joined":
+            self._joins += 1
+            self.alone.discard(message.get("conversation", ""))
+        elif message.get("type") == "turn.stop":
             stop = self.turns.get(message.get("conversation", ""), {}).get(message.get("turn", ""))
             if stop is not None:
                 stop()

@@ -279,3 +279,36 @@ async def test_redis_failing_mid_turn_does_not_stop_a_local_turn(
     assert texts(frames) == ("".join(tokens[:20]), "".join(tokens[20:]))
     assert frames[-1]["type"] == "turn.completed"
     assert (turn.reasoning_content, turn.content) == texts(frames)
+
+
+async def test_a_process_alone_on_a_conversation_stops_publishing_its_batches(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    """Nobody else subscribes: after the first reply says so, batches stay in the
+    process (the turn log still gets every one)."""
+    from conversations.rediswriter import RedisWriter
+    from conversations.turnlog import reset_turn_log
+
+    require_service("Redis", "127.0.0.1", 6379)
+    settings.REDIS_URL = "redis://127.0.0.1:6379/4"
+    settings.CHAT_COALESCE_SECONDS = 0
+    reset_turn_log()
+    sent: list[str] = []
+    real = RedisWriter.send
+
+    async def counting(self, *commands):
+        sent.extend(str(c[0]) for c in commands)
+        return await real(self, *commands)
+
+    monkeypatch.setattr(RedisWriter, "send", counting)
+    tokens = [f"{i} " for i in range(40)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.02))
+    try:
+        frames, turn = await run_turn(ws_for, alice, conversation)
+    finally:
+        reset_turn_log()
+    assert texts(frames) == ("".join(tokens), "ok")
+    batches = sent.count("XADD")
+    assert batches >= 40
+    # The "process.joined" announcement and the first batches, before a reply came.
+    assert sent.count("PUBLISH") <= 4

@@ -289,3 +289,28 @@ async def test_busy_holds_across_processes(cluster, alice, conversation, fake_up
         )
 
     assert await wait_for(one_assistant_turn)
+
+
+async def test_a_process_joining_mid_turn_gets_live_events(
+    daphne_factory, fake_upstream, chat_provider, alice, conversation
+):
+    """A runs the turn alone (so it stops publishing its batches); B's socket joins
+    mid-turn. B announces itself once Redis confirms its subscription and A
+    publishes again. The watchdog is off: only live events can finish B's turn."""
+    url = urlparse(REDIS_URL)
+    require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
+    env = {"REDIS_URL": REDIS_URL, "CHAT_WATCHDOG_SECONDS": "60"}
+    a, b = daphne_factory(**env), daphne_factory(**env)
+    tokens = [f"{i} " for i in range(60)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens[:40], content=tokens[40:], delay=0.05))
+    ws_a = await connect(a, alice, conversation)
+    started = await start_turn(ws_a)
+    await asyncio.sleep(0.8)  # A publishes, learns nobody else listens, stops publishing
+    ws_b = await connect(b, alice, conversation)
+    await ws_b.send(json.dumps({"type": "resume", "turn": started["turn"], "after_seq": 0}))
+    seen_a = [started] + await frames_until_terminal(ws_a)
+    seen_b = await frames_until_terminal(ws_b, within=5)
+    await ws_a.close()
+    await ws_b.close()
+    assert seen_b == seen_a
+    assert texts(seen_b) == ("".join(tokens[:40]), "".join(tokens[40:]))
