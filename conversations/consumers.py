@@ -136,7 +136,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             runner.request_stop()
             return
         # The runner lives in another process, subscribed to this conversation.
-        await get_fanout().stop(self.conversation_id, turn_id)
+        await get_fanout().stop_elsewhere(self.conversation_id, turn_id)
 
     async def on_resume(self, frame: dict[str, Any]) -> None:
         turn_id = self._turn_id(frame)

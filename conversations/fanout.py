@@ -81,12 +81,10 @@ class Fanout:
                 self.turns.pop(conversation_id, None)
             await self._exit(conversation_id)
 
-    async def stop(self, conversation_id: str, turn_id: str) -> None:
-        """Ask the process running `turn_id` to stop it."""
-        local = self.turns.get(conversation_id, {}).get(turn_id)
-        if local is not None:
-            local()
-        elif self.bus is not None:
+    async def stop_elsewhere(self, conversation_id: str, turn_id: str) -> None:
+        """Ask the other process running `turn_id` to stop it (the consumer stops a
+        runner of its own process directly)."""
+        if self.bus is not None:
             message = {"type": "turn.stop", "conversation": conversation_id, "turn": turn_id}
             await self.bus.publish(conversation_id, message)
 

@@ -61,7 +61,7 @@ class TurnRunner:
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
-        self._flushing = False  # a flush task is running
+        self._flusher: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
         self._flush_again = False  # deltas came while it ran: it flushes once more
         self._publish_lock = asyncio.Lock()
         self._open = asyncio.Event()  # set once turn.started (seq 1) is out
@@ -250,25 +250,21 @@ class TurnRunner:
 
     def _flush_soon(self) -> None:
         self._flush_handle = None
-        if self._flushing:
+        if self._flusher is not None and not self._flusher.done():
             # One flush at a time: under load (a slow Redis, a busy loop) what
             # arrives meanwhile goes out in one batch when it is done, instead of
             # a queue of tasks waiting on the publish lock.
             self._flush_again = True
             return
-        self._flushing = True
-        asyncio.create_task(self._flushes())
+        self._flusher = asyncio.create_task(self._flushes())
 
     async def _flushes(self) -> None:
-        try:
-            while True:
-                self._flush_again = False
-                self._last_flush = time.monotonic()
-                await self._flush()
-                if not self._flush_again:
-                    return
-        finally:
-            self._flushing = False
+        while True:
+            self._flush_again = False
+            self._last_flush = time.monotonic()
+            await self._flush()
+            if not self._flush_again:
+                return
 
     async def _flush(self) -> None:
         await self._open.wait()
