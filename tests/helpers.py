@@ -6,6 +6,24 @@ import asyncio
 from typing import Any
 
 TERMINAL = {"turn.completed", "turn.failed", "turn.stopped"}
+MODEL = "fake/fake-r1"  # the `chat_provider` fixture's model
+
+
+async def run_turn(ws_for: Any, user: Any, conversation: Any, within: float = 15.0) -> Any:
+    """One `user_message` on a fresh socket: its frames until the turn ends, and the
+    stored turn."""
+    from channels.db import database_sync_to_async
+
+    from conversations.models import Turn
+
+    ws = await ws_for(user, conversation.id)
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
+    frames = await collect_turn(ws, within=within)
+    await ws.disconnect()
+    turn = await database_sync_to_async(Turn.objects.get)(id=frames[0]["turn"])
+    return frames, turn
 
 
 async def collect_turn(ws: Any, within: float = 10.0) -> list[dict[str, Any]]:

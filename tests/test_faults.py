@@ -13,22 +13,11 @@ from conversations import actions
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream, keepalive_frame
 from tests.conftest import require_service
-from tests.helpers import assert_contiguous, collect_turn, texts
+from tests.helpers import assert_contiguous, collect_turn, run_turn, texts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 MODEL = "fake/fake-r1"
-
-
-async def run_turn(ws_for, user, conversation, within: float = 15.0):
-    ws = await ws_for(user, conversation.id)
-    connected, _ = await ws.connect()
-    assert connected
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws, within=within)
-    await ws.disconnect()
-    turn = await database_sync_to_async(Turn.objects.get)(id=frames[0]["turn"])
-    return frames, turn
 
 
 async def test_stream_stalled_past_idle_limit_is_incomplete(

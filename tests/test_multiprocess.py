@@ -29,18 +29,22 @@ MODEL = "fake/fake-r1"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/3"
 
 
-@pytest.fixture
-def cluster(daphne_factory, fake_upstream, chat_provider):
+def two_processes(daphne_factory, **env: str):
     """Two daphne processes (A, B) on the test database and one Redis."""
     url = urlparse(REDIS_URL)
     require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
-    env = {
-        "REDIS_URL": REDIS_URL,
-        "CHAT_LEASE_SECONDS": "2",
-        "CHAT_WATCHDOG_SECONDS": "0.5",
-        "CHAT_SHUTDOWN_GRACE_SECONDS": "1",
-    }
+    env["REDIS_URL"] = REDIS_URL
     return daphne_factory(**env), daphne_factory(**env)
+
+
+@pytest.fixture
+def cluster(daphne_factory, fake_upstream, chat_provider):
+    return two_processes(
+        daphne_factory,
+        CHAT_LEASE_SECONDS="2",
+        CHAT_WATCHDOG_SECONDS="0.5",
+        CHAT_SHUTDOWN_GRACE_SECONDS="1",
+    )
 
 
 async def connect(server, user, conversation) -> Any:
@@ -191,10 +195,7 @@ async def test_sigterm_gives_running_turns_a_grace_period_then_marks_them(
 async def test_a_burst_across_processes_loses_nothing(
     daphne_factory, fake_upstream, chat_provider, alice, conversation
 ):
-    url = urlparse(REDIS_URL)
-    require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
-    env = {"REDIS_URL": REDIS_URL, "CHAT_COALESCE_SECONDS": "0", "CHAT_WATCHDOG_SECONDS": "0.5"}
-    a, b = daphne_factory(**env), daphne_factory(**env)
+    a, b = two_processes(daphne_factory, CHAT_COALESCE_SECONDS="0", CHAT_WATCHDOG_SECONDS="0.5")
     tokens = [f"{i} " for i in range(2000)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens[:1000], content=tokens[1000:]))
     ws_b = await connect(b, alice, conversation)  # listening before the turn starts
@@ -219,10 +220,7 @@ async def test_a_cut_pubsub_connection_loses_nothing(
     gap. The watchdog is set long: only resubscribing can bring the end in time."""
     import redis.asyncio as redis
 
-    url = urlparse(REDIS_URL)
-    require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
-    env = {"REDIS_URL": REDIS_URL, "CHAT_WATCHDOG_SECONDS": "60"}
-    a, b = daphne_factory(**env), daphne_factory(**env)
+    a, b = two_processes(daphne_factory, CHAT_WATCHDOG_SECONDS="60")
     tokens = [f"{i} " for i in range(60)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens[:40], content=tokens[40:], delay=0.05))
     ws_b = await connect(b, alice, conversation)
@@ -297,10 +295,7 @@ async def test_a_process_joining_mid_turn_gets_live_events(
     """A runs the turn alone (so it stops publishing its batches); B's socket joins
     mid-turn. B announces itself once Redis confirms its subscription and A
     publishes again. The watchdog is off: only live events can finish B's turn."""
-    url = urlparse(REDIS_URL)
-    require_service("Redis", url.hostname or "127.0.0.1", url.port or 6379)
-    env = {"REDIS_URL": REDIS_URL, "CHAT_WATCHDOG_SECONDS": "60"}
-    a, b = daphne_factory(**env), daphne_factory(**env)
+    a, b = two_processes(daphne_factory, CHAT_WATCHDOG_SECONDS="60")
     tokens = [f"{i} " for i in range(60)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens[:40], content=tokens[40:], delay=0.05))
     ws_a = await connect(a, alice, conversation)

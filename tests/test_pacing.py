@@ -9,9 +9,7 @@ import pytest
 
 from conversations.pacing import BUSY, SATURATED, Pacer, get_pacer
 from providers.fake_upstream import chat_stream
-from tests.helpers import collect_turn
-
-MODEL = "fake/fake-r1"
+from tests.helpers import run_turn
 
 
 def test_the_window_follows_the_load(settings):
@@ -57,11 +55,7 @@ async def test_a_busy_process_sends_fewer_wider_frames(
     pacer.cpu = SATURATED  # as if the process were saturated
     tokens = [f"r{i} " for i in range(40)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.02))
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _turn = await run_turn(ws_for, alice, conversation)
     deltas = [f for f in frames if f["type"] == "reasoning.delta"]
     assert "".join(f["text"] for f in deltas) == "".join(tokens)
     # 0.8 s of tokens in 0.5 s windows (the first token goes at once): a few frames,
@@ -102,11 +96,7 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
     monkeypatch.setattr(Fanout, "publish", slow)
     tokens = [f"r{i} " for i in range(40)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
-    frames = await collect_turn(ws, within=15)
-    await ws.disconnect()
+    frames, _turn = await run_turn(ws_for, alice, conversation, within=15)
     deltas = [f for f in frames if f["type"] == "reasoning.delta"]
     assert "".join(f["text"] for f in deltas) == "".join(tokens)
     assert in_flight["max"] == 1
