@@ -184,7 +184,7 @@ else:
     }
 # Async code must not keep connections across requests (Django's advice for ASGI).
 # The chat's hot paths run on a few long-lived threads that do keep theirs
-# (conversations/db.py): DB_THREADS of them on PostgreSQL, one on SQLite.
+# (conversations/live/db.py): DB_THREADS of them on PostgreSQL, one on SQLite.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DB_THREADS = env_int("DB_THREADS", 8)
 
@@ -210,7 +210,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "conversations.layers.LocalChannelLayer",
+            "BACKEND": "conversations.live.layers.LocalChannelLayer",
             "CONFIG": {"capacity": env_int("CHANNEL_CAPACITY", 5000), "expiry": 60},
         }
     }
@@ -264,7 +264,7 @@ SILENCED_SYSTEM_CHECKS = (
 # The chat itself.
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 100_000)
 # Deltas are gathered this long before one event goes out (fewer frames, same text);
-# up to the maximum when the process falls behind (conversations/pacing.py).
+# up to the maximum when the process falls behind (conversations/live/pacing.py).
 CHAT_COALESCE_SECONDS = env_float("CHAT_COALESCE_SECONDS", 0.03)
 CHAT_COALESCE_MAX_SECONDS = env_float("CHAT_COALESCE_MAX_SECONDS", 0.07)
 CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)

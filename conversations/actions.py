@@ -198,7 +198,7 @@ def keep_turns(checkpoints: list[Checkpoint], renewals: list[str]) -> set[str]:
 
     One `UPDATE ... FROM (VALUES ...) RETURNING` per chunk of turns, on SQLite
     (3.35+) and PostgreSQL alike: per-row ORM updates, each in its own transaction,
-    were most of a checkpoint's cost (see conversations/keeper.py).
+    were most of a checkpoint's cost (see conversations/live/keeper.py).
     """
     lease = Turn._meta.get_field("lease_expires").get_db_prep_value(_lease(), connection)
     kept: set[str] = set()
@@ -279,7 +279,7 @@ def claim_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
 
     Returns the turns this call won (compare-and-set per row), with their stored
     text and seq, so the caller can fold in what the turn log holds beyond the last
-    checkpoint and tell the sockets (see `conversations.lifecycle.sweep`).
+    checkpoint and tell the sockets (see `conversations.live.lifecycle.sweep`).
     """
     now = timezone.now()
     stale = Turn.objects.running().filter(lease_expires__lt=now)

@@ -1,7 +1,7 @@
 """The conversation websocket: the protocol in docs/architecture.md (and DESIGN.md).
 
 Thin: it validates frames, delegates to actions and the runner, and relays the
-turn events it is handed (conversations.fanout). Each socket sends each (turn, seq)
+turn events it is handed (conversations.live.fanout). Each socket sends each (turn, seq)
 at most once and in order; a gap in what it was handed is filled from the turn log.
 """
 
@@ -17,13 +17,14 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import actions, lifecycle
-from conversations.db import run_db
+from conversations import actions
 from conversations.errors import ClientError
-from conversations.fanout import get_fanout
+from conversations.live import lifecycle
+from conversations.live.db import run_db
+from conversations.live.fanout import get_fanout
+from conversations.live.runner import RUNNERS, start_runner
+from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
-from conversations.runner import RUNNERS, start_runner
-from conversations.turnlog import Event, get_turn_log
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.stopped"})
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
-    # No channel of its own on the layer: turn events come from conversations.fanout
+    # No channel of its own on the layer: turn events come from conversations.live.fanout
     # (and from other processes over Redis pub/sub). An alias not configured means none.
-    channel_layer_alias = "none: see conversations.fanout"
+    channel_layer_alias = "none: see conversations.live.fanout"
     conversation_id: str
     _watchdog: asyncio.Task[None] | None = None
 
@@ -185,7 +186,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             raise ClientError("bad_frame", "turn must be a turn id.") from None
 
-    # --- turn events (from conversations.fanout) ---------------------------------
+    # --- turn events (from conversations.live.fanout) ---------------------------------
 
     async def turn_events(self, message: dict[str, Any]) -> None:
         turn_id: str = message["turn"]

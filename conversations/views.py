@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from conversations import actions
-from conversations.lifecycle import sweep_sync
+from conversations.live.lifecycle import sweep_sync
 from conversations.models import Conversation
 from conversations.serializers import conversation_json
 from providers.models import ChatModel

@@ -37,7 +37,7 @@ def fresh_channel_layer() -> Iterator[None]:
     test database can be flushed and, at the end, dropped."""
     from channels.layers import channel_layers
 
-    from conversations import db
+    from conversations.live import db
 
     channel_layers.backends.clear()
     yield

@@ -196,8 +196,8 @@ async def test_resume_after_log_expired_sends_snapshot(
     await ws.connect()
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     frames = await collect_turn(ws)
-    from conversations.runner import RUNNERS
-    from conversations.turnlog import get_turn_log
+    from conversations.live.runner import RUNNERS
+    from conversations.live.turnlog import get_turn_log
 
     async def runner_done():  # its last log writes follow the socket's terminal frame
         return frames[0]["turn"] not in RUNNERS or None

@@ -95,7 +95,7 @@ async def test_sockets_that_miss_batches_recover_every_event_from_the_log(
     a third of the batches never reach the sockets, the last one included. The
     seq gaps and the watchdog make them read the turn log; nothing is lost."""
     from conversations.consumers import TERMINAL, ConversationConsumer
-    from conversations.turnlog import get_turn_log
+    from conversations.live.turnlog import get_turn_log
 
     log_cls = type(get_turn_log())
     real_read = log_cls.read
@@ -196,7 +196,7 @@ async def test_a_dead_turn_is_expired_on_connect_with_its_logged_partial(
 
     from django.utils import timezone
 
-    from conversations.turnlog import get_turn_log
+    from conversations.live.turnlog import get_turn_log
 
     def make():
         Turn.objects.create(
@@ -247,7 +247,7 @@ async def test_redis_failing_mid_turn_does_not_stop_a_local_turn(
     stored whole. Only other processes and late readers depend on Redis."""
     import redis.asyncio.client
 
-    from conversations.turnlog import reset_turn_log
+    from conversations.live.turnlog import reset_turn_log
 
     url = "redis://127.0.0.1:6379/4"
     require_service("Redis", "127.0.0.1", 6379)
@@ -275,8 +275,8 @@ async def test_a_process_alone_on_a_conversation_stops_publishing_its_batches(
 ):
     """Nobody else subscribes: after the first reply says so, batches stay in the
     process (the turn log still gets every one)."""
-    from conversations.rediswriter import RedisWriter
-    from conversations.turnlog import reset_turn_log
+    from conversations.live.rediswriter import RedisWriter
+    from conversations.live.turnlog import reset_turn_log
 
     require_service("Redis", "127.0.0.1", 6379)
     settings.REDIS_URL = "redis://127.0.0.1:6379/4"

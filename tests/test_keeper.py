@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from conversations import actions
+from conversations.live.runner import RUNNERS
 from conversations.models import Conversation, Turn
-from conversations.runner import RUNNERS
 from providers.fake_upstream import chat_stream
 from tests.helpers import wait_for
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conversations.pacing import BUSY, SATURATED, Pacer, get_pacer
+from conversations.live.pacing import BUSY, SATURATED, Pacer, get_pacer
 from providers.fake_upstream import chat_stream
 from tests.helpers import run_turn
 
@@ -70,8 +70,8 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
 ):
     """One flush at a time per turn: while a batch is on its way (a slow Redis), the
     next deltas wait in one batch, not in a queue of flush tasks."""
-    from conversations.fanout import Fanout
-    from conversations.runner import TurnRunner
+    from conversations.live.fanout import Fanout
+    from conversations.live.runner import TurnRunner
 
     settings.CHAT_COALESCE_SECONDS = 0.001
     real = Fanout.publish

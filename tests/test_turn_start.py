@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 
 from conversations import actions
 from conversations.errors import Busy, ClientError
+from conversations.live.runner import RUNNERS
 from conversations.models import Turn
-from conversations.runner import RUNNERS
 from providers.fake_upstream import chat_stream
 from tests.helpers import collect_turn
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from conversations.rediswriter import Command, get_writer
+from conversations.live.rediswriter import Command, get_writer
 
 Event = dict[str, Any]
 

@@ -1,11 +1,11 @@
 """The generation runner: one asyncio task per turn, owned by the server, not the socket.
 
 It reads the provider's stream, coalesces deltas into one event per window
-(CHAT_COALESCE_SECONDS, wider when the process is busy: conversations/pacing.py),
+(CHAT_COALESCE_SECONDS, wider when the process is busy: conversations/live/pacing.py),
 numbers every event (seq 1 is `turn.started`) and hands them to the conversation's
-sockets and the turn log (conversations/fanout.py). The process's keeper
+sockets and the turn log (conversations/live/fanout.py). The process's keeper
 checkpoints its text about once a second (never per token) and renews its lease
-(conversations/keeper.py); the runner stores the final state before it sends the
+(conversations/live/keeper.py); the runner stores the final state before it sends the
 terminal event.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 from django.conf import settings
 
 from conversations import actions
-from conversations.db import run_db
-from conversations.fanout import Fanout, get_fanout
-from conversations.keeper import get_keeper
+from conversations.live.db import run_db
+from conversations.live.fanout import Fanout, get_fanout
+from conversations.live.keeper import get_keeper
+from conversations.live.pacing import get_pacer
+from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
-from conversations.pacing import get_pacer
-from conversations.turnlog import Event, get_turn_log
 from providers.clients import client_for
 from providers.clients.base import (
     ClientConfig,

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as redis
 from django.conf import settings
 
-from conversations.loops import per_loop
+from conversations.live.loops import per_loop
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Turn events to the sockets that follow a conversation: this process's directly,
-other processes' over Redis pub/sub (conversations/bus.py), once per process
+other processes' over Redis pub/sub (conversations/live/bus.py), once per process
 rather than per socket.
 
 Each process (each event loop) keeps its open sockets by conversation. A runner
@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from conversations.bus import RedisBus
-from conversations.loops import per_loop
-from conversations.turnlog import Event, get_turn_log
+from conversations.live.bus import RedisBus
+from conversations.live.loops import per_loop
+from conversations.live.turnlog import Event, get_turn_log
 
 logger = logging.getLogger(__name__)
 

@@ -20,31 +20,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
 
 from conversations import actions
-from conversations.db import run_db
-from conversations.loops import per_loop
-
-if TYPE_CHECKING:
-    from conversations.runner import TurnRunner
+from conversations.live.db import run_db
+from conversations.live.loops import per_loop
 
 logger = logging.getLogger(__name__)
 
 
+class Kept(Protocol):
+    """What the keeper needs of a running turn (the runner is one; tests use others)."""
+
+    turn_id: str
+    seq: int
+    checkpointed_seq: int
+    last_write: float
+
+    def checkpoint(self) -> actions.Checkpoint: ...
+
+    def lose(self) -> None:
+        """Another process finished the turn: stop it."""
+
+
 class Keeper:
     def __init__(self) -> None:
-        self.runners: set[TurnRunner] = set()
+        self.runners: set[Kept] = set()
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, runner: TurnRunner) -> None:
+    def add(self, runner: Kept) -> None:
         self.runners.add(runner)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="turn-keeper")
 
-    def discard(self, runner: TurnRunner) -> None:
+    def discard(self, runner: Kept) -> None:
         self.runners.discard(runner)
 
     async def _run(self) -> None:
@@ -59,8 +70,8 @@ class Keeper:
     async def tick(self) -> None:
         renew_every = max(settings.CHAT_CHECKPOINT_SECONDS, settings.CHAT_LEASE_SECONDS / 3)
         now = time.monotonic()
-        checkpoints: dict[TurnRunner, actions.Checkpoint] = {}
-        renewals: list[TurnRunner] = []
+        checkpoints: dict[Kept, actions.Checkpoint] = {}
+        renewals: list[Kept] = []
         for runner in self.runners:
             if runner.seq != runner.checkpointed_seq:
                 checkpoints[runner] = runner.checkpoint()

@@ -7,7 +7,7 @@ script and msgpack per member, three round trips) kept the process saturated
 where SQLite's in-memory path used 0.6 of a core, and each process got its own
 batches back. A PUBLISH is one command; a process's own messages come back too,
 but are recognised by their first bytes and dropped undecoded. Publishing goes
-through the process's pipelined writer (conversations/rediswriter.py), after the
+through the process's pipelined writer (conversations/live/rediswriter.py), after the
 batch's log append.
 
 Pub/sub delivers at most once: a message published while a subscriber is
@@ -27,7 +27,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from conversations.rediswriter import get_writer
+from conversations.live.rediswriter import get_writer
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import time
 
 from django.conf import settings
 
-from conversations.loops import per_loop
+from conversations.live.loops import per_loop
 
 PROBE = 0.1
 SMOOTHING = 0.3  # weight of the newest sample

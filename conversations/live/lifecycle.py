@@ -22,11 +22,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from conversations import actions, db
-from conversations.db import run_db
-from conversations.fanout import get_fanout
+from conversations import actions
+from conversations.live import db
+from conversations.live.db import run_db
+from conversations.live.fanout import get_fanout
+from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
-from conversations.turnlog import Event, get_turn_log
 from providers.clients import close_http_clients
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ async def _sweep_forever() -> None:
 
 async def drain(grace: float) -> None:
     """Let running turns finish for `grace` seconds, then stop them as incomplete."""
-    from conversations.runner import RUNNERS
+    from conversations.live.runner import RUNNERS
 
     tasks = [r.task for r in list(RUNNERS.values()) if r.task is not None]
     if tasks:
