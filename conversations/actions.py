@@ -9,7 +9,7 @@ a completion, or two processes noticing one dead lease, cannot both win.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +18,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from conversations.catalog import resolve_model
-from conversations.context import build_context
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
-from providers.clients.base import StreamRequest
-from providers.models import ChatModel
+from conversations.plans import TurnPlan, prepare_turn
+
+# The consumer's entry point, re-exported for callers that plan and store a turn.
+__all__ = ["TurnPlan", "prepare_turn"]
 
 INTERRUPTED_MESSAGE = (
     "The server process handling this turn stopped before the answer was finished; "
@@ -31,107 +31,13 @@ INTERRUPTED_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class TurnPlan:
-    """Everything the runner needs to ask the upstream, and `store_turn` to write the turn."""
-
-    turn_id: str
-    user_turn_id: str
-    conversation_id: str
-    model_ref: str
-    style: str
-    base_url: str
-    api_key: str = field(repr=False)
-    request: StreamRequest = field(repr=False)
-    # For store_turn:
-    owner_id: int = 0
-    index: int = 0
-    user_content: str = field(default="", repr=False)
-    options: dict[str, Any] = field(default_factory=dict)
-    title: str = ""  # the conversation's, if it has none yet
-
-
 def create_conversation(user: Any, title: str = "") -> Conversation:
     return Conversation.objects.create(owner=user, title=title[:200])
 
 
-def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
-    """The user's options checked against what the model accepts; defaults filled in."""
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise ClientError("invalid_options", "options must be an object.")
-    unknown = set(options) - {"thinking", "effort"}
-    if unknown:
-        raise ClientError("invalid_options", f"Unknown options: {', '.join(sorted(unknown))}.")
-    thinking = options.get("thinking") or model.default_thinking or None
-    effort = options.get("effort") or model.default_effort or None
-    if thinking is not None and thinking not in model.thinking_modes:
-        accepted = ", ".join(model.thinking_modes) or "none"
-        raise ClientError(
-            "invalid_options", f"{model.label} accepts thinking: {accepted} (not {thinking!r})."
-        )
-    if effort is not None and effort not in model.efforts:
-        accepted = ", ".join(model.efforts) or "none"
-        raise ClientError(
-            "invalid_options", f"{model.label} accepts effort: {accepted} (not {effort!r})."
-        )
-    if thinking == "disabled" and effort not in (None, "minimal"):
-        raise ClientError(
-            "invalid_options",
-            f"With thinking disabled, effort must be 'minimal' or unset (not {effort!r}).",
-        )
-    return {"thinking": thinking, "effort": effort}
-
-
-def prepare_turn(
-    conversation_id: Any, user: Any, content: str, model_ref: Any, options: Any
-) -> TurnPlan:
-    """Everything a new turn needs, read but not yet written: the runner can ask the
-    upstream while `store_turn` writes (the request is what the user waits for).
-
-    Raises ClientError for a bad model or options, Busy when a turn of the
-    conversation is running.
-    """
-    resolved = resolve_model(model_ref)
-    model, provider = resolved.model, resolved.model.provider
-    options = resolve_options(model, options)
-    # The consumer checked the conversation is the user's when the socket
-    # connected; store_turn checks it again where it writes.
-    turns = list(
-        Turn.objects.filter(conversation_id=conversation_id)
-        .order_by("index")
-        .only("index", "role", "status", "content")
-    )
-    if any(t.status == Turn.Status.STREAMING for t in turns):
-        raise Busy()
-    index = turns[-1].index + 1 if turns else 0
-    user_turn = Turn(index=index, role=Turn.Role.USER, content=content)
-    return TurnPlan(
-        turn_id=str(uuid.uuid4()),
-        user_turn_id=str(uuid.uuid4()),
-        conversation_id=str(conversation_id),
-        model_ref=model.ref,
-        style=provider.style,
-        base_url=provider.base_url,
-        api_key=resolved.api_key,
-        request=StreamRequest(
-            model=model.model_id,
-            messages=build_context([*turns, user_turn]),
-            thinking=options["thinking"],
-            effort=options["effort"],
-            max_tokens=model.max_output_tokens,
-        ),
-        owner_id=user.pk,
-        index=index,
-        user_content=content,
-        options={k: v for k, v in options.items() if v},
-        title=" ".join(content.split())[:80],
-    )
-
-
 def store_turn(plan: TurnPlan) -> None:
-    """Write the user turn and the streaming assistant turn that `plan` describes.
+    """Write the user turn (unless regenerating) and the streaming assistant turn
+    that `plan` describes.
 
     One INSERT of both and one UPDATE of the conversation. No lock is taken: the
     constraints decide a race (the turn index is unique per conversation, and only
@@ -141,31 +47,36 @@ def store_turn(plan: TurnPlan) -> None:
     """
     now = timezone.now()
     common = {"conversation_id": plan.conversation_id, "created": now}
+    rows: list[Turn] = []
+    if plan.user_content is not None:  # a new message; else another answer to one
+        rows.append(
+            Turn(
+                id=plan.user_turn_id,
+                index=plan.index,
+                parent_id=plan.parent_id,
+                role=Turn.Role.USER,
+                content=plan.user_content,
+                status=Turn.Status.COMPLETED,
+                finished=now,
+                **common,
+            )
+        )
+    rows.append(
+        Turn(
+            id=plan.turn_id,
+            index=plan.index + len(rows),
+            parent_id=plan.user_turn_id,
+            role=Turn.Role.ASSISTANT,
+            status=Turn.Status.STREAMING,
+            model=plan.model_ref,
+            options=plan.options,
+            lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
+            **common,
+        )
+    )
     try:
         with transaction.atomic(durable=True):
-            Turn.objects.bulk_create(
-                [
-                    Turn(
-                        id=plan.user_turn_id,
-                        index=plan.index,
-                        role=Turn.Role.USER,
-                        content=plan.user_content,
-                        status=Turn.Status.COMPLETED,
-                        finished=now,
-                        **common,
-                    ),
-                    Turn(
-                        id=plan.turn_id,
-                        index=plan.index + 1,
-                        role=Turn.Role.ASSISTANT,
-                        status=Turn.Status.STREAMING,
-                        model=plan.model_ref,
-                        options=plan.options,
-                        lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
-                        **common,
-                    ),
-                ]
-            )
+            Turn.objects.bulk_create(rows)
             # Scoped to the owner: a conversation that is not theirs writes nothing.
             updated = Conversation.objects.filter(
                 id=plan.conversation_id, owner_id=plan.owner_id

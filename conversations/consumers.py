@@ -17,7 +17,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from conversations import actions
+from conversations import actions, plans
 from conversations.errors import ClientError
 from conversations.live import lifecycle
 from conversations.live.db import run_db
@@ -82,6 +82,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 raise ClientError("bad_frame", "Frames must be JSON objects.")
             handler = {
                 "user_message": self.on_user_message,
+                "regenerate": self.on_regenerate,
                 "stop": self.on_stop,
                 "resume": self.on_resume,
             }.get(frame.get("type"))  # type: ignore[arg-type]
@@ -101,14 +102,32 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 f"The message has {len(content):,} characters; "
                 f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}.",
             )
+        parent = frame.get("parent", plans.ACTIVE_BRANCH)
+        if parent is not None and parent is not plans.ACTIVE_BRANCH and not isinstance(parent, str):
+            raise ClientError("bad_frame", "parent must be a turn id or null.")
         plan = await run_db(
-            actions.prepare_turn,
+            plans.prepare_turn,
             self.conversation_id,
             self.scope["user"],
             content,
             frame.get("model"),
             frame.get("options"),
+            parent,
         )
+        await self._start(plan)
+
+    async def on_regenerate(self, frame: dict[str, Any]) -> None:
+        plan = await run_db(
+            plans.prepare_regenerate,
+            self.conversation_id,
+            self.scope["user"],
+            self._turn_id(frame),
+            frame.get("model"),
+            frame.get("options"),
+        )
+        await self._start(plan)
+
+    async def _start(self, plan: plans.TurnPlan) -> None:
         # Follow it from seq 0 so this socket gets turn.started even if another
         # socket's events race ahead.
         self.sent.setdefault(plan.turn_id, 0)

@@ -62,7 +62,14 @@ class Turn(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    # Creation order within the conversation (unique: it also decides start races).
     index = models.PositiveIntegerField()
+    # The turn this one follows (null: the first of a branch from the root). A
+    # conversation is a tree: regenerating or editing adds a sibling, and a
+    # turn's context is the path from the root to it (conversations/context.py).
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
     role = models.CharField(max_length=16, choices=Role.choices)
     # The answer: the only text that ever goes back to a model.
     content = models.TextField(blank=True)

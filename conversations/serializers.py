@@ -8,6 +8,7 @@ from conversations.models import Conversation, Turn
 def turn_json(turn: Turn) -> dict[str, Any]:
     return {
         "id": str(turn.id),
+        "parent": str(turn.parent_id) if turn.parent_id else None,
         "role": turn.role,
         "content": turn.content,
         "reasoning_content": turn.reasoning_content,

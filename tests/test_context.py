@@ -77,7 +77,7 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
 ):
     """The guard above is only as good as the fake's 400: show it fires if reasoning leaks."""
     model, stream = STYLES[style]
-    import conversations.actions as actions
+    from conversations import plans
 
     def leaky(turns):  # what a careless builder would do
         out = []
@@ -98,7 +98,7 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
     assert (await collect_turn(ws))[-1]["type"] == "turn.completed"
 
     turns_holder: dict = {}
-    original = actions.build_context
+    original = plans.build_context
 
     def capture(turns):
         turns = list(turns)
@@ -107,7 +107,7 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
         turns_holder["leaky"] = leaky(turns)
         return original(turns)
 
-    monkeypatch.setattr(actions, "build_context", capture)
+    monkeypatch.setattr(plans, "build_context", capture)
     client_cls = (
         chat_completions.ChatCompletionsClient
         if style == "chat-completions"

@@ -25,6 +25,7 @@ from conversations.live.keeper import get_keeper
 from conversations.live.pacing import get_pacer
 from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
+from conversations.plans import TurnPlan
 from providers.clients import client_for
 from providers.clients.base import (
     ClientConfig,
@@ -44,7 +45,7 @@ RUNNERS: dict[str, TurnRunner] = {}
 
 
 class TurnRunner:
-    def __init__(self, plan: actions.TurnPlan):
+    def __init__(self, plan: TurnPlan):
         self.plan = plan
         self.turn_id = plan.turn_id
         self.log = get_turn_log()
@@ -369,7 +370,7 @@ class TurnRunner:
         return False
 
 
-def start_runner(plan: actions.TurnPlan) -> TurnRunner:
+def start_runner(plan: TurnPlan) -> TurnRunner:
     runner = TurnRunner(plan)
     runner.start()
     return runner

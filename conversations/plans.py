@@ -1,0 +1,221 @@
+"""Planning a turn: everything it needs, read but not yet written.
+
+A new user message (`prepare_turn`) or another answer to a user turn already sent
+(`prepare_regenerate`) becomes a `TurnPlan`: the resolved model and key, the
+request built by the context builder from the path the turn follows, and what
+`actions.store_turn` will write. The runner asks the upstream while the turn is
+stored: the request is what the person waits for.
+
+A conversation is a tree of turns (`Turn.parent`). A turn's context is the path
+from the root to its user turn, nothing else: no sibling, no other branch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from conversations.catalog import Resolved, resolve_model
+from conversations.context import build_context
+from conversations.errors import Busy, ClientError
+from conversations.models import Turn
+from providers.clients.base import StreamRequest
+from providers.models import ChatModel
+
+# `user_message` without a `parent` follows the active branch.
+ACTIVE_BRANCH: Any = object()
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """Everything the runner needs to ask the upstream, and `store_turn` to write the turn."""
+
+    turn_id: str
+    user_turn_id: str
+    conversation_id: str
+    model_ref: str
+    style: str
+    base_url: str
+    api_key: str = field(repr=False)
+    request: StreamRequest = field(repr=False)
+    # For store_turn:
+    owner_id: int = 0
+    index: int = 0
+    # The new user turn's text; None when regenerating (the user turn exists).
+    user_content: str | None = field(default=None, repr=False)
+    # What the new user turn follows (None: the root). Unused when regenerating.
+    parent_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the conversation's, if it has none yet
+
+
+def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
+    """The user's options checked against what the model accepts; defaults filled in."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise ClientError("invalid_options", "options must be an object.")
+    unknown = set(options) - {"thinking", "effort"}
+    if unknown:
+        raise ClientError("invalid_options", f"Unknown options: {', '.join(sorted(unknown))}.")
+    thinking = options.get("thinking") or model.default_thinking or None
+    effort = options.get("effort") or model.default_effort or None
+    if thinking is not None and thinking not in model.thinking_modes:
+        accepted = ", ".join(model.thinking_modes) or "none"
+        raise ClientError(
+            "invalid_options", f"{model.label} accepts thinking: {accepted} (not {thinking!r})."
+        )
+    if effort is not None and effort not in model.efforts:
+        accepted = ", ".join(model.efforts) or "none"
+        raise ClientError(
+            "invalid_options", f"{model.label} accepts effort: {accepted} (not {effort!r})."
+        )
+    if thinking == "disabled" and effort not in (None, "minimal"):
+        raise ClientError(
+            "invalid_options",
+            f"With thinking disabled, effort must be 'minimal' or unset (not {effort!r}).",
+        )
+    return {"thinking": thinking, "effort": effort}
+
+
+def _tree(conversation_id: Any) -> list[Turn]:
+    """The conversation's turns in creation order, with what planning needs of them.
+    Busy when one of them is running."""
+    # The consumer checked the conversation is the user's when the socket
+    # connected; store_turn checks it again where it writes.
+    turns = list(
+        Turn.objects.filter(conversation_id=conversation_id)
+        .order_by("index")
+        .only("id", "parent_id", "index", "role", "status", "content", "model", "options")
+    )
+    if any(t.status == Turn.Status.STREAMING for t in turns):
+        raise Busy()
+    return turns
+
+
+def path_to(turns: list[Turn], turn_id: Any) -> list[Turn]:
+    """The turns from the root to `turn_id` (included), in order."""
+    by_id = {str(t.id): t for t in turns}
+    path: list[Turn] = []
+    current = by_id.get(str(turn_id)) if turn_id is not None else None
+    while current is not None:
+        path.append(current)
+        current = by_id.get(str(current.parent_id)) if current.parent_id else None
+    path.reverse()
+    return path
+
+
+def _assistant_turn(turns: list[Turn], turn_id: Any) -> Turn:
+    try:
+        wanted = str(uuid.UUID(str(turn_id)))
+    except ValueError:
+        raise ClientError("bad_frame", "turn must be a turn id.") from None
+    for turn in turns:
+        if str(turn.id) == wanted and turn.role == Turn.Role.ASSISTANT:
+            return turn
+    raise ClientError("not_found", "No such assistant turn in this conversation.")
+
+
+def prepare_turn(
+    conversation_id: Any,
+    user: Any,
+    content: str,
+    model_ref: Any,
+    options: Any,
+    parent: Any = ACTIVE_BRANCH,
+) -> TurnPlan:
+    """A new user turn and its answer. `parent` is the assistant turn it follows, None
+    to start again from the root; left out, it follows the active branch (the newest
+    turn's path).
+
+    Raises ClientError for a bad model, options or parent; Busy when a turn of the
+    conversation is running.
+    """
+    resolved = resolve_model(model_ref)
+    options = resolve_options(resolved.model, options)
+    turns = _tree(conversation_id)
+    if parent is ACTIVE_BRANCH:
+        parent_id = str(turns[-1].id) if turns else None
+    elif parent is None:
+        parent_id = None
+    else:
+        parent_id = str(_assistant_turn(turns, parent).id)
+    user_turn = Turn(id=uuid.uuid4(), role=Turn.Role.USER, content=content)
+    return _plan(
+        conversation_id,
+        user,
+        resolved,
+        options,
+        context=[*path_to(turns, parent_id), user_turn],
+        index=turns[-1].index + 1 if turns else 0,
+        user_turn_id=str(user_turn.id),
+        user_content=content,
+        parent_id=parent_id,
+        title=" ".join(content.split())[:80],
+    )
+
+
+def prepare_regenerate(
+    conversation_id: Any, user: Any, turn_id: Any, model_ref: Any, options: Any
+) -> TurnPlan:
+    """Another answer to the user turn that assistant turn `turn_id` answers: a
+    sibling of it. The model and options default to that turn's."""
+    turns = _tree(conversation_id)
+    answered = _assistant_turn(turns, turn_id)
+    if model_ref is None:
+        model_ref = answered.model
+        if options is None:
+            options = answered.options or None
+    resolved = resolve_model(model_ref)
+    options = resolve_options(resolved.model, options)
+    context = path_to(turns, answered.parent_id)
+    if not context or context[-1].role != Turn.Role.USER:
+        raise ClientError("not_found", "That turn answers no message.")
+    return _plan(
+        conversation_id,
+        user,
+        resolved,
+        options,
+        context=context,
+        index=turns[-1].index + 1,
+        user_turn_id=str(context[-1].id),
+    )
+
+
+def _plan(
+    conversation_id: Any,
+    user: Any,
+    resolved: Resolved,
+    options: dict[str, Any],
+    *,
+    context: list[Turn],
+    index: int,
+    user_turn_id: str,
+    user_content: str | None = None,
+    parent_id: str | None = None,
+    title: str = "",
+) -> TurnPlan:
+    model, provider = resolved.model, resolved.model.provider
+    return TurnPlan(
+        turn_id=str(uuid.uuid4()),
+        user_turn_id=user_turn_id,
+        conversation_id=str(conversation_id),
+        model_ref=model.ref,
+        style=provider.style,
+        base_url=provider.base_url,
+        api_key=resolved.api_key,
+        request=StreamRequest(
+            model=model.model_id,
+            messages=build_context(context),
+            thinking=options["thinking"],
+            effort=options["effort"],
+            max_tokens=model.max_output_tokens,
+        ),
+        owner_id=user.pk,
+        index=index,
+        user_content=user_content,
+        parent_id=parent_id,
+        options={k: v for k, v in options.items() if v},
+        title=title,
+    )
