@@ -1,0 +1,5 @@
+"""Entry point for `python -m providers.fake_upstream` (see `cli`)."""
+
+from providers.fake_upstream.cli import main
+
+main()
