@@ -9,17 +9,32 @@ TERMINAL = {"turn.completed", "turn.failed", "turn.stopped"}
 MODEL = "fake/fake-r1"  # the `chat_provider` fixture's model
 
 
-async def run_turn(ws_for: Any, user: Any, conversation: Any, within: float = 15.0) -> Any:
-    """One `user_message` on a fresh socket: its frames until the turn ends, and the
-    stored turn."""
+async def connect(ws_for: Any, user: Any, conversation_id: Any) -> Any:
+    """A socket on the conversation, its handshake accepted."""
+    ws = await ws_for(user, conversation_id)
+    connected, _ = await ws.connect()
+    assert connected
+    return ws
+
+
+async def run_turn(
+    ws_for: Any,
+    user: Any,
+    conversation: Any,
+    *,
+    content: str = "hi",
+    model: str = MODEL,
+    within: float = 15.0,
+    **fields: Any,
+) -> Any:
+    """One `user_message` (extra `fields` go in the frame) on a fresh socket: its
+    frames until the turn ends, and the stored turn."""
     from channels.db import database_sync_to_async
 
     from conversations.models import Turn
 
-    ws = await ws_for(user, conversation.id)
-    connected, _ = await ws.connect()
-    assert connected
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
+    ws = await connect(ws_for, user, conversation.id)
+    await ws.send_json_to({"type": "user_message", "content": content, "model": model, **fields})
     frames = await collect_turn(ws, within=within)
     await ws.disconnect()
     turn = await database_sync_to_async(Turn.objects.get)(id=frames[0]["turn"])

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream, error_response
-from tests.helpers import assert_contiguous, collect_turn, texts, wait_for
+from tests.helpers import assert_contiguous, collect_turn, connect, run_turn, texts, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -37,12 +37,7 @@ async def test_full_turn_streams_in_order_and_is_stored(
             delay=0.01,
         )
     )
-    ws = await ws_for(alice, conversation.id)
-    connected, _ = await ws.connect()
-    assert connected
-    await ws.send_json_to({"type": "user_message", "content": "What is it?", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, turn = await run_turn(ws_for, alice, conversation, content="What is it?")
 
     assert frames[0]["type"] == "turn.started"
     assert frames[0]["seq"] == 1
@@ -71,7 +66,6 @@ async def test_full_turn_streams_in_order_and_is_stored(
         and timings["total"] >= timings["content_first_token"]
     )
 
-    turn = await get_turn(frames[0]["turn"])
     assert turn.status == Turn.Status.COMPLETED
     assert turn.reasoning_content == "Let me think about it."
     assert turn.content == "The answer is 42."
@@ -90,11 +84,7 @@ async def test_full_turn_streams_in_order_and_is_stored(
 async def test_deltas_are_coalesced(ws_for, alice, conversation, chat_provider, fake_upstream):
     tokens = [f"t{i} " for i in range(200)]
     fake_upstream.enqueue(chat_stream(reasoning=[], content=tokens, delay=0))
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation, content="go")
     deltas = [f for f in frames if f["type"] == "content.delta"]
     assert "".join(f["text"] for f in deltas) == "".join(tokens)
     assert len(deltas) < 50  # 200 tokens arriving at once leave in a few events
@@ -111,8 +101,7 @@ async def test_the_first_answer_token_is_not_held_by_coalescing(
             delay=0.02,
         )
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "go", "model": MODEL})
     assert (await ws.receive_json_from())["type"] == "turn.started"
     loop = asyncio.get_running_loop()
@@ -135,8 +124,7 @@ async def test_closing_the_socket_does_not_stop_the_turn(
     fake_upstream.enqueue(
         chat_stream(reasoning=["a", "b", "c"], content=["x", "y", "z"], delay=0.1)
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     started = await ws.receive_json_from()
     await ws.disconnect()
@@ -160,15 +148,13 @@ async def test_resume_from_another_socket_gets_everything_once(
             delay=0.05,
         )
     )
-    first = await ws_for(alice, conversation.id)
-    await first.connect()
+    first = await connect(ws_for, alice, conversation.id)
     await first.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     started = await first.receive_json_from()
     await asyncio.sleep(0.4)  # mid-stream
     await first.disconnect()
 
-    late = await ws_for(alice, conversation.id)
-    await late.connect()
+    late = await connect(ws_for, alice, conversation.id)
     await late.send_json_to({"type": "resume", "turn": started["turn"], "after_seq": 0})
     frames = await collect_turn(late)
     await late.disconnect()
@@ -179,8 +165,7 @@ async def test_resume_from_another_socket_gets_everything_once(
     assert content == "".join(f"c{i} " for i in range(10))
 
     # Once the turn is over, resume still answers: from the log, or a snapshot.
-    again = await ws_for(alice, conversation.id)
-    await again.connect()
+    again = await connect(ws_for, alice, conversation.id)
     await again.send_json_to(
         {"type": "resume", "turn": started["turn"], "after_seq": frames[-1]["seq"]}
     )
@@ -192,8 +177,7 @@ async def test_resume_after_log_expired_sends_snapshot(
     ws_for, alice, conversation, chat_provider, fake_upstream, settings
 ):
     fake_upstream.enqueue(chat_stream(reasoning=["why"], content=["because"]))
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     frames = await collect_turn(ws)
     from conversations.live.runner import RUNNERS
@@ -225,8 +209,7 @@ async def test_stop_keeps_the_partial(ws_for, alice, conversation, chat_provider
     fake_upstream.enqueue(
         chat_stream(reasoning=[f"r{i} " for i in range(100)], content=["never"], delay=0.05)
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     started = await ws.receive_json_from()
     first_delta = await ws.receive_json_from()  # some reasoning arrived
@@ -250,8 +233,7 @@ async def test_second_message_while_running_is_busy(
     ws_for, alice, conversation, chat_provider, fake_upstream
 ):
     fake_upstream.enqueue(chat_stream(reasoning=["a"] * 20, content=["b"], delay=0.05))
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "one", "model": MODEL})
     started = await ws.receive_json_from()
     await ws.send_json_to({"type": "user_message", "content": "two", "model": MODEL})
@@ -273,11 +255,7 @@ async def test_upstream_5xx_fails_the_turn_with_a_clear_error(
                 status, {"error": {"message": "Service is too busy", "type": "server_error"}}
             )
         )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation)
     failed = frames[-1]
     assert failed["type"] == "turn.failed"
     assert failed["error"]["code"] == "upstream_unavailable"
@@ -295,11 +273,7 @@ async def test_retry_before_first_token_then_success(
         error_response(429, {"error": {"message": "Rate limit reached", "type": "rate_limit"}}),
         chat_stream(reasoning=["ok"], content=["fine"]),
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation)
     assert frames[-1]["type"] == "turn.completed"
     assert texts(frames) == ("ok", "fine")
     assert_contiguous(frames)
@@ -311,11 +285,7 @@ async def test_cut_after_tokens_keeps_partial_as_incomplete(
     fake_upstream.enqueue(
         chat_stream(reasoning=["one ", "two "], content=["three ", "four"], cut_after=3)
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation)
     failed = frames[-1]
     assert failed["type"] == "turn.failed" and failed["error"]["code"] == "cut"
     assert len(fake_upstream.requests) == 1  # never retried after tokens
@@ -331,11 +301,7 @@ async def test_wrong_key_is_a_clear_auth_failure_without_the_key(
     key = await database_sync_to_async(chat_provider.api_keys.get)()
     key.set_secret("sk-wrong-key-99999999")
     await database_sync_to_async(key.save)()
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation)
     assert frames[-1]["error"]["code"] == "auth"
     assert "sk-wrong-key-99999999" not in json.dumps(frames)
 
@@ -374,8 +340,7 @@ async def test_wrong_key_is_a_clear_auth_failure_without_the_key(
 async def test_malformed_frames_get_an_error_and_the_socket_survives(
     ws_for, alice, conversation, chat_provider, fake_upstream, raw, code
 ):
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_to(text_data=raw)
     error = await ws.receive_json_from()
     assert error["type"] == "error" and error["code"] == code and error["message"]
@@ -389,8 +354,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_survives(
 
 async def test_binary_and_oversized_frames(ws_for, alice, conversation, chat_provider, settings):
     settings.CHAT_MAX_MESSAGE_CHARS = 1000
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_to(bytes_data=b"\x00\x01")
     assert (await ws.receive_json_from())["code"] == "bad_frame"
     await ws.send_json_to({"type": "user_message", "content": "x" * 1001, "model": MODEL})
@@ -407,8 +371,7 @@ async def test_binary_and_oversized_frames(ws_for, alice, conversation, chat_pro
 async def test_default_message_limit_is_100k(
     ws_for, alice, conversation, chat_provider, fake_upstream
 ):
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "x" * 100_001, "model": MODEL})
     assert (await ws.receive_json_from())["code"] == "too_large"
     fake_upstream.enqueue(chat_stream(reasoning=["r"], content=["c"]))
@@ -439,10 +402,8 @@ async def test_other_sockets_on_the_conversation_see_new_turns(
     ws_for, alice, conversation, chat_provider, fake_upstream
 ):
     fake_upstream.enqueue(chat_stream(reasoning=["r1 ", "r2"], content=["c"], delay=0.02))
-    a = await ws_for(alice, conversation.id)
-    b = await ws_for(alice, conversation.id)
-    await a.connect()
-    await b.connect()
+    a = await connect(ws_for, alice, conversation.id)
+    b = await connect(ws_for, alice, conversation.id)
     await a.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     frames_a = await collect_turn(a)
     frames_b = await collect_turn(b)
@@ -453,13 +414,9 @@ async def test_other_sockets_on_the_conversation_see_new_turns(
 
 async def test_demo_provider_streams_without_network(ws_for, alice, conversation, settings):
     settings.DEMO_DELAY_SECONDS = 0
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to(
-        {"type": "user_message", "content": "Why is the sky blue?", "model": "demo/reasoner"}
+    frames, _ = await run_turn(
+        ws_for, alice, conversation, content="Why is the sky blue?", model="demo/reasoner"
     )
-    frames = await collect_turn(ws)
-    await ws.disconnect()
     assert frames[-1]["type"] == "turn.completed"
     reasoning, content = texts(frames)
     assert reasoning and content

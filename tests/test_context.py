@@ -11,7 +11,7 @@ from conversations.context import build_context
 from conversations.models import Turn
 from providers.clients.base import Message
 from providers.fake_upstream import chat_stream, responses_stream
-from tests.helpers import collect_turn
+from tests.helpers import run_turn
 
 STYLES = {
     "chat-completions": ("fake/fake-r1", chat_stream),
@@ -30,16 +30,14 @@ async def test_multi_turn_context_never_carries_reasoning(
     style, ws_for, alice, conversation, fake_upstream, chat_provider, responses_provider
 ):
     model, stream = STYLES[style]
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
     for i in range(3):
         fake_upstream.enqueue(
             stream(reasoning=[f"secret thought {i} ", "<think>"], content=[f"answer {i}"])
         )
-        await ws.send_json_to({"type": "user_message", "content": f"question {i}", "model": model})
-        frames = await collect_turn(ws)
+        frames, _ = await run_turn(
+            ws_for, alice, conversation, content=f"question {i}", model=model
+        )
         assert frames[-1]["type"] == "turn.completed", frames[-1]
-    await ws.disconnect()
 
     assert len(fake_upstream.requests) == 3
     last = _sent_messages(style, fake_upstream.requests[-1].json)
@@ -91,11 +89,9 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
 
     from providers.clients import chat_completions, responses
 
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
     fake_upstream.enqueue(stream(reasoning=["thinking"], content=["first answer"]))
-    await ws.send_json_to({"type": "user_message", "content": "one", "model": model})
-    assert (await collect_turn(ws))[-1]["type"] == "turn.completed"
+    frames, _ = await run_turn(ws_for, alice, conversation, content="one", model=model)
+    assert frames[-1]["type"] == "turn.completed"
 
     turns_holder: dict = {}
     original = plans.build_context
@@ -123,9 +119,7 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
 
     monkeypatch.setattr(client_cls, "payload", leaky_payload)
     fake_upstream.enqueue(stream(reasoning=["x"], content=["never served"]))
-    await ws.send_json_to({"type": "user_message", "content": "two", "model": model})
-    frames = await collect_turn(ws)
-    await ws.disconnect()
+    frames, _ = await run_turn(ws_for, alice, conversation, content="two", model=model)
     assert frames[-1]["type"] == "turn.failed"
     assert frames[-1]["error"]["code"] == "bad_request"
     assert "reasoning" in frames[-1]["error"]["message"]

@@ -13,7 +13,7 @@ from conversations import actions
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream, keepalive_frame
 from tests.conftest import require_service
-from tests.helpers import assert_contiguous, collect_turn, run_turn, texts
+from tests.helpers import assert_contiguous, collect_turn, connect, run_turn, texts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -119,8 +119,7 @@ async def test_sockets_that_miss_batches_recover_every_event_from_the_log(
     settings.CHAT_WATCHDOG_SECONDS = 0.5
     tokens = [f"{i} " for i in range(1000)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens[:500], content=tokens[500:], delay=0.002))
-    watcher = await ws_for(alice, conversation.id)  # a second socket on the conversation
-    await watcher.connect()
+    watcher = await connect(ws_for, alice, conversation.id)  # a second socket on the conversation
     frames, turn = await run_turn(ws_for, alice, conversation, within=60)
     watched = await collect_turn(watcher, within=60)
     await watcher.disconnect()
@@ -158,8 +157,7 @@ async def test_failed_checkpoints_are_retried(
     fake_upstream.enqueue(
         chat_stream(reasoning=[f"r{i} " for i in range(20)], content=["done"], delay=0.05)
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     started = await ws.receive_json_from()
 
@@ -223,8 +221,7 @@ async def test_a_dead_turn_is_expired_on_connect_with_its_logged_partial(
             {"type": "content.delta", "turn": tid, "seq": 4, "text": "half an answer"},
         ],
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "resume", "turn": tid, "after_seq": 0})
     frames = await collect_turn(ws)
     await ws.disconnect()

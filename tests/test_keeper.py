@@ -13,7 +13,7 @@ from conversations import actions
 from conversations.live.runner import RUNNERS
 from conversations.models import Conversation, Turn
 from providers.fake_upstream import chat_stream
-from tests.helpers import wait_for
+from tests.helpers import connect, wait_for
 
 MODEL = "fake/fake-r1"
 
@@ -69,8 +69,7 @@ async def test_one_write_per_tick_for_all_running_turns(
             chat_stream(reasoning=[f"r{i} " for i in range(30)], content=["ok"], delay=0.05)
         )
         conversation = await database_sync_to_async(Conversation.objects.create)(owner=alice)
-        ws = await ws_for(alice, conversation.id)
-        await ws.connect()
+        ws = await connect(ws_for, alice, conversation.id)
         await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
         assert (await ws.receive_json_from())["type"] == "turn.started"
         sockets.append(ws)
@@ -96,8 +95,7 @@ async def test_a_turn_finished_elsewhere_stops_its_runner(
     fake_upstream.enqueue(
         chat_stream(reasoning=[f"r{i} " for i in range(200)], content=["ok"], delay=0.05)
     )
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     turn_id = (await ws.receive_json_from())["turn"]
     assert turn_id in RUNNERS

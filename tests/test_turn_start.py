@@ -13,7 +13,7 @@ from conversations.errors import Busy, ClientError
 from conversations.live.runner import RUNNERS
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream
-from tests.helpers import collect_turn
+from tests.helpers import collect_turn, connect, run_turn
 
 MODEL = "fake/fake-r1"
 
@@ -70,15 +70,11 @@ async def test_the_upstream_is_asked_while_the_turn_is_stored(
         store(plan)
 
     monkeypatch.setattr(actions, "store_turn", slow_store)
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
-    await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
-    frames = await collect_turn(ws)
+    frames, _ = await run_turn(ws_for, alice, conversation)
     assert asked_before_stored == [True]
     # Deltas that arrived during the write waited: turn.started is still seq 1.
     assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
     assert frames[0]["type"] == "turn.started" and frames[-1]["type"] == "turn.completed"
-    await ws.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,8 +90,7 @@ async def test_a_start_that_cannot_be_stored_publishes_nothing(
         raise Busy()
 
     monkeypatch.setattr(actions, "store_turn", losing_store)
-    ws = await ws_for(alice, conversation.id)
-    await ws.connect()
+    ws = await connect(ws_for, alice, conversation.id)
     await ws.send_json_to({"type": "user_message", "content": "hi", "model": MODEL})
     error = await ws.receive_json_from(timeout=5)
     assert error == {"type": "error", "code": "busy", "message": Busy().message}
