@@ -17,7 +17,6 @@ let conversationId = root.dataset.conversation || null;
 let socket = null;
 let reconnectDelay = 500;
 let runningTurn = null; // id of the turn streaming now, if any
-const turns = new Map(); // turn id -> view state
 const pendingFrames = [];
 
 function csrfToken() {
@@ -39,27 +38,30 @@ function showNotice(message) {
   showNotice.timer = setTimeout(() => { notice.hidden = true; }, 8000);
 }
 
+const PENDING = "pending"; // a turn was asked for; its id is not known yet
+
 function setRunning(turnId) {
   runningTurn = turnId;
-  stopBtn.hidden = !turnId;
+  stopBtn.hidden = !turnId || turnId === PENDING;
   sendBtn.disabled = Boolean(turnId);
 }
 
 // --- model options ---------------------------------------------------------
 
-function fillSelect(select, values, label) {
+function fillSelect(select, values, label, fallback) {
   select.replaceChildren();
   if (!values.length) { select.hidden = true; return; }
   select.hidden = false;
-  select.append(new Option(`${label}: default`, ""));
+  // Say what the default is: DeepSeek V4 models, say, think unless told not to.
+  select.append(new Option(fallback ? `${label}: default (${fallback})` : `${label}: default`, ""));
   for (const v of values) select.append(new Option(`${label}: ${v}`, v));
 }
 
 function updateOptions() {
   const opt = modelSel.selectedOptions[0];
   const split = (s) => (s ? s.split(",").filter(Boolean) : []);
-  fillSelect(thinkingSel, split(opt && opt.dataset.thinking), "Thinking");
-  fillSelect(effortSel, split(opt && opt.dataset.efforts), "Effort");
+  fillSelect(thinkingSel, split(opt && opt.dataset.thinking), "Thinking", opt && opt.dataset.defaultThinking);
+  fillSelect(effortSel, split(opt && opt.dataset.efforts), "Effort", opt && opt.dataset.defaultEffort);
   localStorage.setItem("chat.model", modelSel.value);
 }
 
@@ -68,24 +70,102 @@ if (savedModel && [...modelSel.options].some((o) => o.value === savedModel)) mod
 modelSel.addEventListener("change", updateOptions);
 updateOptions();
 
+// --- the turn tree ---------------------------------------------------------
+// A conversation is a tree (each turn has a parent); the page shows one path,
+// the active branch, with a pager wherever turns have siblings.
+
+const nodes = new Map(); // turn id -> {id, parent, role, order, ...stored fields}
+const chosen = new Map(); // parent key -> chosen child id
+let order = 0;
+
+const keyOf = (parent) => parent || "root";
+
+function addNode(turn) {
+  const node = nodes.get(turn.id) || { order: order++ };
+  Object.assign(node, turn);
+  nodes.set(turn.id, node);
+  return node;
+}
+
+function childrenOf(key) {
+  return [...nodes.values()].filter((n) => keyOf(n.parent) === key).sort((a, b) => a.order - b.order);
+}
+
+// Make `id` and its ancestors the chosen path.
+function choose(id) {
+  for (let node = nodes.get(id); node; node = nodes.get(node.parent)) chosen.set(keyOf(node.parent), node.id);
+}
+
+function activePath() {
+  const path = [];
+  for (let key = "root"; ;) {
+    const kids = childrenOf(key);
+    if (!kids.length) return path;
+    const pick = kids.find((k) => k.id === chosen.get(key)) || kids[kids.length - 1];
+    path.push(pick);
+    key = pick.id;
+  }
+}
+
+function modelLabel(ref) {
+  const option = [...modelSel.options].find((o) => o.value === ref);
+  return option ? option.textContent : ref || "";
+}
+
 // --- rendering -------------------------------------------------------------
 
 function formatSeconds(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-function renderUser(text) {
-  const wrap = el("article", "turn turn-user");
-  wrap.append(el("div", "bubble", text));
-  messagesEl.append(wrap);
-  return wrap;
+const views = new Map(); // turn id -> view (its DOM, kept across re-renders)
+
+function button(label, onClick, className = "link small") {
+  const b = el("button", className, label);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
 }
 
-function renderAssistant(id, model) {
+function pager(node) {
+  const siblings = childrenOf(keyOf(node.parent)).filter((n) => n.role === node.role);
+  const box = el("span", "pager small muted");
+  if (siblings.length < 2) return box;
+  const at = siblings.findIndex((n) => n.id === node.id);
+  const go = (step) => () => {
+    const next = siblings[at + step];
+    if (!next || runningTurn) return;
+    chosen.set(keyOf(node.parent), next.id);
+    renderPath();
+  };
+  const prev = button("‹", go(-1));
+  prev.setAttribute("aria-label", "Previous version");
+  prev.disabled = at === 0;
+  const next = button("›", go(1));
+  next.setAttribute("aria-label", "Next version");
+  next.disabled = at === siblings.length - 1;
+  box.append(prev, el("span", "pager-text", `${at + 1} / ${siblings.length}`), next);
+  return box;
+}
+
+function userView(node) {
+  const wrap = el("article", "turn turn-user");
+  wrap.dataset.turn = node.id;
+  wrap.dataset.role = "user";
+  const bubble = el("div", "bubble", node.content);
+  const tools = el("div", "turn-tools");
+  wrap.append(bubble, tools);
+  return { wrap, tools, node, extra: () => [button("Edit", () => startEdit(node))] };
+}
+
+function assistantView(node) {
   const wrap = el("article", "turn turn-assistant");
-  wrap.dataset.turn = id;
-  const meta = el("div", "turn-meta small muted", model || "");
+  wrap.dataset.turn = node.id;
+  wrap.dataset.role = "assistant";
+  wrap.dataset.status = node.status || "streaming";
+  const meta = el("div", "turn-meta small muted", modelLabel(node.model));
   const details = el("details", "reasoning");
+  details.dataset.part = "reasoning";
   details.hidden = true;
   const summary = el("summary", "reasoning-summary");
   const label = el("span", "reasoning-label", "Thinking…");
@@ -96,18 +176,44 @@ function renderAssistant(id, model) {
   reasoningText.append(reasoningNode);
   details.append(summary, reasoningText);
   const answer = el("div", "answer");
+  answer.dataset.part = "content";
   const answerNode = document.createTextNode("");
   answer.append(answerNode);
   const status = el("div", "turn-status small muted");
-  wrap.append(meta, details, answer, status);
-  messagesEl.append(wrap);
+  const tools = el("div", "turn-tools");
+  wrap.append(meta, details, answer, status, tools);
   const view = {
-    id, wrap, details, label, timer, reasoningNode, answerNode, answer, status,
+    id: node.id, node, wrap, details, label, timer, reasoningNode, answerNode, answer, status, tools,
     seq: 0, startedAt: performance.now(), contentStarted: false, userToggled: false, tick: null,
   };
+  view.extra = () => [
+    button("Copy", () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data)),
+    button("Regenerate", () => regenerate(node)),
+  ];
   details.addEventListener("toggle", () => { if (view.autoToggle) view.autoToggle = false; else view.userToggled = true; });
-  turns.set(id, view);
   return view;
+}
+
+function viewFor(node) {
+  let view = views.get(node.id);
+  if (!view) {
+    view = node.role === "user" ? userView(node) : assistantView(node);
+    views.set(node.id, view);
+    if (node.role === "assistant") fillStored(view, node);
+  }
+  return view;
+}
+
+function renderPath() {
+  const path = activePath();
+  const shown = path.map((node) => {
+    const view = viewFor(node);
+    view.tools.replaceChildren(pager(node), ...view.extra());
+    for (const b of view.tools.querySelectorAll("button")) b.disabled ||= Boolean(runningTurn) && b.textContent !== "Copy";
+    return view.wrap;
+  });
+  const empty = messagesEl.querySelector(".empty-state");
+  messagesEl.replaceChildren(...(path.length || !empty ? [] : [empty]), ...shown);
 }
 
 function scrollToEnd() {
@@ -168,10 +274,14 @@ function describeUsage(usage, timings) {
 function finishView(view, status, data) {
   stopTimer(view);
   view.wrap.dataset.status = status;
-  if (!view.contentStarted && !view.details.hidden) {
+  Object.assign(view.node, { status, usage: data.usage, timings: data.timings, error: data.error });
+  const thought = data.timings && data.timings.reasoning_duration;
+  if (!view.details.hidden) {
     view.label.textContent = "Thought";
-    const t = data.timings && data.timings.reasoning_duration;
-    view.timer.textContent = t != null ? `for ${formatSeconds(t)}` : "";
+    // The stored duration, not the page's clock: a reloaded or resumed turn shows
+    // what the server measured.
+    if (thought != null) view.timer.textContent = `for ${formatSeconds(thought)}`;
+    else if (!view.contentStarted) view.timer.textContent = "";
   }
   view.status.replaceChildren();
   if (status === "stopped") view.status.append(el("span", "badge", "Stopped"), " ");
@@ -182,34 +292,43 @@ function finishView(view, status, data) {
   if (usage) view.status.append(el("span", "", usage));
 }
 
-function renderStored(turn) {
-  if (turn.role === "user") { renderUser(turn.content); return; }
-  const view = renderAssistant(turn.id, turn.model);
-  view.seq = turn.seq;
-  if (turn.reasoning_content) appendReasoning(view, turn.reasoning_content);
-  if (turn.content) appendContent(view, turn.content);
-  if (view.details.open && turn.status !== "streaming") { view.autoToggle = true; view.details.open = false; }
-  if (turn.status === "streaming") {
-    const started = performance.now() - (Date.now() - Date.parse(turn.created));
-    if (!turn.content) { showReasoning(view); startTimer(view, started); }
+function fillStored(view, node) {
+  view.seq = node.seq || 0;
+  if (node.reasoning_content) appendReasoning(view, node.reasoning_content);
+  if (node.content) appendContent(view, node.content);
+  if (view.details.open && node.status !== "streaming") { view.autoToggle = true; view.details.open = false; }
+  if (node.status === "streaming") {
+    const started = performance.now() - (Date.now() - Date.parse(node.created || new Date().toISOString()));
+    if (!node.content) { showReasoning(view); startTimer(view, started); }
     view.startedAt = started;
-    setRunning(turn.id);
-  } else {
-    finishView(view, turn.status, turn);
+    setRunning(node.id);
+  } else if (node.status) {
+    finishView(view, node.status, node);
   }
 }
 
 // --- events from the server ------------------------------------------------
 
+let pendingMessage = null; // {content, parent, bubble} sent, not yet started
+
+function dropPending(restore) {
+  if (!pendingMessage) return;
+  pendingMessage.bubble.remove();
+  if (restore && !input.value) input.value = pendingMessage.content;
+  pendingMessage = null;
+}
+
 function onEvent(event) {
   if (event.type === "error") {
     showNotice(event.message || event.code);
-    if (event.code === "busy" || event.code === "not_running") return;
-    if (!runningTurn) sendBtn.disabled = false;
+    if (event.code === "not_running") return;
+    dropPending(true); // what they typed is not lost
+    if (!runningTurn || runningTurn === PENDING) { setRunning(null); renderPath(); }
     return;
   }
   if (event.type === "turn.snapshot") {
-    let view = turns.get(event.turn) || renderAssistant(event.turn, "");
+    const view = views.get(event.turn);
+    if (!view) return;
     view.reasoningNode.data = "";
     view.answerNode.data = "";
     view.contentStarted = false;
@@ -220,20 +339,8 @@ function onEvent(event) {
     return;
   }
   if (!event.turn) return;
-  let view = turns.get(event.turn);
-  if (event.type === "turn.started") {
-    if (!view) {
-      if (!pendingFrames.sentByMe) loadUserTurn(event.user_turn);
-      view = renderAssistant(event.turn, event.model);
-    }
-    pendingFrames.sentByMe = false;
-    view.seq = 1;
-    showReasoning(view);
-    startTimer(view, performance.now());
-    setRunning(event.turn);
-    scrollToEnd();
-    return;
-  }
+  if (event.type === "turn.started") { onStarted(event); return; }
+  const view = views.get(event.turn);
   if (!view || event.seq <= view.seq) return; // already shown
   view.seq = event.seq;
   switch (event.type) {
@@ -244,19 +351,71 @@ function onEvent(event) {
     case "turn.failed": finishView(view, event.error && event.error.code === "cut" ? "incomplete" : "failed", event); setRunning(null); break;
     default: break;
   }
-  if (event.type.startsWith("turn.") && !view.reasoningNode.data) view.details.hidden = true;
+  if (event.type.startsWith("turn.")) {
+    if (!view.reasoningNode.data) view.details.hidden = true;
+    renderPath(); // tools enabled again
+  }
   scrollToEnd();
 }
 
-async function loadUserTurn(userTurnId) {
-  // Another tab started this turn: show its question too.
+function onStarted(event) {
+  if (views.has(event.turn)) return;
+  let unknownQuestion = false;
+  if (!nodes.has(event.user_turn)) {
+    if (pendingMessage) {
+      addNode({ id: event.user_turn, parent: pendingMessage.parent, role: "user", content: pendingMessage.content });
+      dropPending(false);
+      input.value = "";
+    } else {
+      unknownQuestion = true; // another tab asked: its question comes from the server
+    }
+  }
+  const node = addNode({ id: event.turn, parent: event.user_turn, role: "assistant", status: "streaming", model: event.model });
+  setRunning(event.turn);
+  const view = viewFor(node);
+  view.seq = 1;
+  showReasoning(view);
+  startTimer(view, performance.now());
+  const show = () => { choose(event.turn); renderPath(); scrollToEnd(); };
+  if (unknownQuestion) loadTree().then(show);
+  else show();
+}
+
+async function loadTree() {
   const data = await fetchConversation();
-  const turn = data && data.turns.find((t) => t.id === userTurnId);
-  if (!turn) return;
-  const assistant = data.turns[data.turns.indexOf(turn) + 1];
-  const view = assistant && turns.get(assistant.id);
-  const userEl = renderUser(turn.content);
-  if (view) messagesEl.insertBefore(userEl, view.wrap);
+  if (!data) return;
+  for (const turn of data.turns) if (!nodes.has(turn.id)) addNode(turn);
+}
+
+// --- turn controls ---------------------------------------------------------
+
+let editParent; // undefined: not editing; else the parent the edited message follows
+const editBanner = document.getElementById("editing");
+
+function startEdit(node) {
+  if (runningTurn) return;
+  editParent = node.parent || null;
+  input.value = node.content;
+  editBanner.hidden = false;
+  input.focus();
+}
+
+function cancelEdit() {
+  editParent = undefined;
+  editBanner.hidden = true;
+}
+
+function chosenOptions() {
+  const options = {};
+  if (thinkingSel.value) options.thinking = thinkingSel.value;
+  if (effortSel.value) options.effort = effortSel.value;
+  return options;
+}
+
+function regenerate(node) {
+  if (runningTurn) return;
+  setRunning(PENDING);
+  send({ type: "regenerate", turn: node.id, model: modelSel.value, options: chosenOptions() });
 }
 
 // --- socket ----------------------------------------------------------------
@@ -278,8 +437,8 @@ function connect() {
   socket.addEventListener("open", () => {
     connectionEl.textContent = "";
     reconnectDelay = 500;
-    if (runningTurn) {
-      const view = turns.get(runningTurn);
+    if (runningTurn && runningTurn !== PENDING) {
+      const view = views.get(runningTurn);
       socket.send(JSON.stringify({ type: "resume", turn: runningTurn, after_seq: view ? view.seq : 0 }));
     }
     while (pendingFrames.length) socket.send(JSON.stringify(pendingFrames.shift()));
@@ -334,23 +493,28 @@ async function submit() {
   const content = input.value;
   if (!content.trim() || runningTurn) return;
   if (!modelSel.value) { showNotice("No model is configured yet: an admin adds one in the admin."); return; }
-  sendBtn.disabled = true;
+  setRunning(PENDING);
   try {
     if (!conversationId) await createConversation();
   } catch (err) {
     showNotice(String(err.message || err));
-    sendBtn.disabled = false;
+    setRunning(null);
     return;
   }
   const empty = messagesEl.querySelector(".empty-state");
   if (empty) empty.remove();
-  const options = {};
-  if (thinkingSel.value) options.thinking = thinkingSel.value;
-  if (effortSel.value) options.effort = effortSel.value;
-  renderUser(content);
-  pendingFrames.sentByMe = true;
-  send({ type: "user_message", content, model: modelSel.value, options });
-  input.value = "";
+  const path = activePath();
+  const frame = { type: "user_message", content, model: modelSel.value, options: chosenOptions() };
+  // Edited: follow the edited message's parent; else the turn shown last.
+  if (editParent !== undefined) frame.parent = editParent;
+  else if (path.length) frame.parent = path[path.length - 1].id;
+  // Shown at once; kept in the box until the server starts the turn.
+  const bubble = el("article", "turn turn-user pending");
+  bubble.append(el("div", "bubble", content));
+  messagesEl.append(bubble);
+  pendingMessage = { content, parent: frame.parent ?? null, bubble };
+  cancelEdit();
+  send(frame);
   scrollToEnd();
 }
 
@@ -360,11 +524,15 @@ input.addEventListener("keydown", (e) => {
 });
 stopBtn.addEventListener("click", () => { if (runningTurn) send({ type: "stop", turn: runningTurn }); });
 document.getElementById("new-chat").addEventListener("click", () => { location.href = "/"; });
+document.getElementById("cancel-edit").addEventListener("click", () => { cancelEdit(); input.value = ""; });
 
 async function init() {
   if (!conversationId) { input.focus(); return; }
-  const data = await fetchConversation();
-  if (data) for (const turn of data.turns) renderStored(turn);
+  await loadTree();
+  // The active branch: the path to the newest turn, as the server follows it.
+  const newest = [...nodes.values()].pop();
+  if (newest) choose(newest.id);
+  renderPath();
   messagesEl.scrollTop = messagesEl.scrollHeight;
   connect();
   input.focus();

@@ -1,0 +1,677 @@
+// Markdown for model output: GFM, highlighted code, KaTeX math; sanitized; incremental while streaming.
+//
+//   import { createMarkdownView, renderMarkdown } from "./markdown.js";
+//   const view = createMarkdownView(answerEl);   // answerEl gets class "md"
+//   view.append(chunk); ...; await view.finish();
+//   el.replaceChildren(renderMarkdown(storedText)); // one-shot; put it inside an element with class "md"
+//
+// Safety: markdown-it with `html: false` (raw HTML in the source is shown as text), links only to
+// http(s)/mailto (others stay text), images become links (nothing remote is fetched), KaTeX with
+// `trust: false` and MathML output (no inline styles), and everything goes through DOMPurify with an
+// allow-list before it reaches the page. Buttons are added afterwards with DOM calls, so the content
+// itself can never produce one. Nothing here needs 'unsafe-inline' or 'unsafe-eval'.
+//
+// Size: markdown-it and DOMPurify load with this module; highlight.js and KaTeX are fetched the
+// first time a fenced code block with a language or a formula shows up (math and code read as plain
+// text for the few milliseconds that takes, then are upgraded in place).
+
+import MarkdownIt from "../vendor/markdown-it/markdown-it.esm.min.mjs";
+import "../vendor/dompurify/purify.min.js"; // UMD build: defines globalThis.DOMPurify
+
+const _ = (s) => (window.gettext ? window.gettext(s) : s);
+
+const HL_LANGUAGES = [
+  "bash", "c", "cpp", "diff", "go", "java", "javascript", "json", "markdown", "python", "rust",
+  "shell", "sql", "typescript", "xml", "yaml",
+];
+const KATEX_OPTIONS = {
+  output: "mathml", throwOnError: false, trust: false, strict: "ignore",
+  maxSize: 20, maxExpand: 200, // bounded: no huge boxes, no macro bombs
+};
+const MAX_MATH_BLOCK_LINES = 200; // a $$ or \[ that does not close within this many lines is text
+const MAX_INLINE_MATH = 2000; // chars
+const LIVE_HIGHLIGHT_LIMIT = 20000; // an open code block larger than this is highlighted when closed
+const FRAME_BUDGET_MS = 10;
+const WINDOW = 16384; // chars of finished lines examined per step when catching up
+
+// --- lazily loaded libraries --------------------------------------------------------------
+
+let katex = null;
+let katexState = "idle"; // idle | loading | ready | failed
+let hljs = null;
+let hljsState = "idle";
+const pending = new Set(); // elements waiting for a library: .md-math-pending, code.md-hl-pending
+
+function loadKatex() {
+  if (katexState !== "idle") return;
+  katexState = "loading";
+  import("../vendor/katex/katex.min.js").then(() => {
+    katex = globalThis.katex;
+    katexState = katex ? "ready" : "failed";
+  }, (err) => {
+    katexState = "failed";
+    console.warn("markdown: KaTeX did not load", err);
+  }).then(pumpPending);
+}
+
+function loadHighlight() {
+  if (hljsState !== "idle") return;
+  hljsState = "loading";
+  Promise.all([
+    import("../vendor/highlight.js/es/core.min.js"),
+    ...HL_LANGUAGES.map((name) => import(`../vendor/highlight.js/es/languages/${name}.min.js`)),
+  ]).then(([core, ...languages]) => {
+    hljs = core.default;
+    languages.forEach((m, i) => hljs.registerLanguage(HL_LANGUAGES[i], m.default));
+    hljsState = "ready";
+  }, (err) => {
+    hljsState = "failed";
+    console.warn("markdown: highlight.js did not load", err);
+  }).then(pumpPending);
+}
+
+/** Start fetching highlight.js and KaTeX now (say, when the page is idle). */
+export function preload() {
+  loadKatex();
+  loadHighlight();
+  return whenIdle();
+}
+
+// Resolves once both libraries have loaded (or failed) and every waiting element is upgraded.
+let idleWaiters = [];
+function whenIdle() {
+  const busy = katexState === "loading" || hljsState === "loading" || pending.size;
+  if (!busy) return Promise.resolve();
+  return new Promise((resolve) => idleWaiters.push(resolve));
+}
+
+let pumping = false;
+function pumpPending() {
+  if (!pumping) {
+    pumping = true;
+    requestAnimationFrame(pumpStep);
+  }
+}
+
+function pumpStep() {
+  const deadline = performance.now() + FRAME_BUDGET_MS;
+  let progressed = false;
+  for (const el of pending) {
+    const isMath = el.classList.contains("md-math-pending");
+    const state = isMath ? katexState : hljsState;
+    if (state === "loading" || state === "idle") continue;
+    pending.delete(el);
+    progressed = true;
+    if (isMath) upgradeMath(el);
+    else upgradeCode(el);
+    if (performance.now() > deadline) break;
+  }
+  if (progressed && pending.size) {
+    requestAnimationFrame(pumpStep);
+    return;
+  }
+  pumping = false;
+  if (katexState !== "loading" && hljsState !== "loading" && !pending.size) {
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    waiters.forEach((resolve) => resolve());
+  }
+}
+
+function upgradeMath(el) {
+  const display = el.classList.contains("md-display");
+  if (katexState !== "ready") {
+    el.classList.remove("md-math-pending");
+    return;
+  }
+  el.replaceWith(sanitize(texToHtml(el.textContent, display)));
+}
+
+function upgradeCode(code) {
+  code.classList.remove("md-hl-pending");
+  const lang = [...code.classList].find((c) => c.startsWith("language-"))?.slice(9);
+  const html = hljsState === "ready" && lang ? highlight(code.textContent, lang) : null;
+  if (html === null) return;
+  code.replaceChildren(sanitize(html));
+  code.classList.add("hljs");
+}
+
+function forgetPending(node) {
+  if (!pending.size || node.nodeType !== 1) return;
+  pending.delete(node);
+  for (const el of node.querySelectorAll(".md-math-pending, .md-hl-pending")) pending.delete(el);
+}
+
+// --- KaTeX and highlight.js -----------------------------------------------------------------
+
+const texCache = new Map();
+
+function texToHtml(tex, display) {
+  const key = (display ? "D" : "I") + tex;
+  let html = texCache.get(key);
+  if (html === undefined) {
+    // A fresh macros object each time: \gdef in one formula cannot leak into the next.
+    html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display, macros: {} });
+    if (texCache.size > 2000) texCache.clear();
+    texCache.set(key, html);
+  }
+  return html;
+}
+
+function renderTex(tex, display) {
+  if (katexState === "ready") return texToHtml(tex, display);
+  const cls = display ? "md-math-pending md-display" : "md-math-pending";
+  if (katexState === "failed") return `<code class="md-tex">${escapeHtml(tex)}</code>`;
+  loadKatex();
+  return `<span class="${cls}">${escapeHtml(tex)}</span>`;
+}
+
+function highlight(code, lang) {
+  if (!hljs.getLanguage(lang)) return null;
+  try {
+    return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
+  } catch {
+    return null;
+  }
+}
+
+// --- markdown-it --------------------------------------------------------------------------
+
+function escapeHtml(s) {
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+const SAFE_URL = /^(?:https?:\/\/|mailto:)/i;
+
+function isSpaceCode(c) {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c);
+}
+
+// Inline math: $…$ (pandoc's rules: no space just inside, closing $ not followed by a digit, so
+// "$5 and $10" stays text), $$…$$, \(…\) and \[…\] (display).
+function mathInline(state, silent) {
+  const src = state.src;
+  const start = state.pos;
+  const max = state.posMax;
+  const c = src.charCodeAt(start);
+  let content;
+  let end;
+  let display;
+  let markup;
+  if (c === 0x5c /* \ */) {
+    const n = src.charCodeAt(start + 1);
+    if (n !== 0x28 && n !== 0x5b) return false;
+    display = n === 0x5b;
+    markup = display ? "\\[" : "\\(";
+    const close = src.indexOf(display ? "\\]" : "\\)", start + 2);
+    if (close < 0 || close + 2 > max || close - start > MAX_INLINE_MATH) return false;
+    content = src.slice(start + 2, close);
+    end = close + 2;
+  } else if (c === 0x24 /* $ */) {
+    if (src.charCodeAt(start + 1) === 0x24) {
+      const close = src.indexOf("$$", start + 2);
+      if (close < 0 || close + 2 > max || close - start > MAX_INLINE_MATH) return false;
+      display = true;
+      markup = "$$";
+      content = src.slice(start + 2, close);
+      end = close + 2;
+    } else {
+      if (start + 1 >= max || isSpaceCode(src.charCodeAt(start + 1))) return false;
+      let close = start + 1;
+      for (;;) {
+        close = src.indexOf("$", close);
+        if (close < 0 || close >= max || close - start > MAX_INLINE_MATH) return false;
+        if (src.charCodeAt(close - 1) === 0x5c) { close += 1; continue; } // \$ inside the formula
+        break;
+      }
+      const next = src.charCodeAt(close + 1);
+      if (isSpaceCode(src.charCodeAt(close - 1)) || (next >= 0x30 && next <= 0x39)) return false;
+      display = false;
+      markup = "$";
+      content = src.slice(start + 1, close);
+      end = close + 1;
+    }
+  } else {
+    return false;
+  }
+  if (!content.trim()) return false;
+  if (!silent) {
+    const token = state.push(display ? "math_inline_display" : "math_inline", "math", 0);
+    token.content = content;
+    token.markup = markup;
+  }
+  state.pos = end;
+  return true;
+}
+
+// Display math on its own lines: $$ … $$ or \[ … \]. It may interrupt a paragraph (models write
+// "so\n\\[\nx\n\\]"). While streaming (env.mdLive) an unclosed one runs to the end of the text like
+// an open code fence; in the final text an unclosed one is plain text.
+function mathBlock(state, startLine, endLine, silent) {
+  if (state.sCount[startLine] - state.blkIndent >= 4) return false;
+  const src = state.src;
+  let pos = state.bMarks[startLine] + state.tShift[startLine];
+  let max = state.eMarks[startLine];
+  let close;
+  if (src.startsWith("$$", pos)) close = "$$";
+  else if (src.startsWith("\\[", pos)) close = "\\]";
+  else return false;
+  const markup = src.slice(pos, pos + 2);
+  const first = src.slice(pos + 2, max);
+  let nextLine = startLine;
+  let closed = false;
+  let content;
+  const same = first.indexOf(close);
+  if (same >= 0) {
+    if (first.slice(same + 2).trim()) return false; // "$$a$$ and more": inline display math
+    content = first.slice(0, same);
+    closed = true;
+  } else {
+    const lines = [first];
+    for (nextLine = startLine + 1; nextLine < endLine; nextLine++) {
+      if (nextLine - startLine > MAX_MATH_BLOCK_LINES) return false;
+      pos = state.bMarks[nextLine] + state.tShift[nextLine];
+      max = state.eMarks[nextLine];
+      if (pos < max && state.sCount[nextLine] < state.blkIndent) break; // left the list item
+      const line = src.slice(pos, max).trimEnd();
+      if (line.endsWith(close)) {
+        lines.push(line.slice(0, -2));
+        closed = true;
+        break;
+      }
+      lines.push(line);
+    }
+    if (!closed) {
+      if (!state.env.mdLive || nextLine < endLine) return false;
+      nextLine = endLine - 1;
+    }
+    content = lines.join("\n");
+  }
+  if (!content.trim() && closed) return false;
+  if (silent) return true;
+  state.line = nextLine + 1;
+  const token = state.push("math_block", "math", 0);
+  token.block = true;
+  token.content = content;
+  token.markup = markup;
+  token.map = [startLine, state.line];
+  token.meta = { closed };
+  return true;
+}
+
+function renderCode(code, lang, env) {
+  const safeLang = /^[a-z0-9_+#.-]{1,32}$/.test(lang) ? lang : "";
+  let cls = safeLang ? `language-${safeLang}` : "";
+  let body = null;
+  if (safeLang && !(env.mdLive && code.length > LIVE_HIGHLIGHT_LIMIT)) {
+    if (hljsState === "ready") {
+      body = highlight(code, safeLang);
+      if (body !== null) cls += " hljs";
+    } else if (hljsState !== "failed") {
+      cls += " md-hl-pending";
+      loadHighlight();
+    }
+  }
+  const label = safeLang ? `<span class="md-code-lang">${escapeHtml(safeLang)}</span>` : "";
+  return `<div class="md-code"><div class="md-code-head">${label}</div>` +
+    `<pre><code class="${cls}">${body ?? escapeHtml(code)}</code></pre></div>\n`;
+}
+
+function setupMarkdownIt(breaks) {
+  const md = new MarkdownIt("default", { html: false, linkify: true, typographer: false, breaks });
+  md.validateLink = (url) => SAFE_URL.test(url.trim());
+  // GFM autolinks: scheme links and www. links, but not "main.py" or "example.com".
+  md.linkify.set({ fuzzyLink: true, fuzzyEmail: true });
+  const fuzzyOk = (m) => m.schema !== "" || /^www\./i.test(m.raw);
+  const match = md.linkify.match.bind(md.linkify);
+  md.linkify.match = (text) => {
+    const found = match(text);
+    const kept = found && found.filter(fuzzyOk);
+    return kept && kept.length ? kept : null;
+  };
+  const matchAtStart = md.linkify.matchAtStart.bind(md.linkify);
+  md.linkify.matchAtStart = (text) => {
+    const m = matchAtStart(text);
+    return m && fuzzyOk(m) ? m : null;
+  };
+
+  md.inline.ruler.before("escape", "math_inline", mathInline);
+  md.block.ruler.before("fence", "math_block", mathBlock, {
+    alt: ["paragraph", "reference", "blockquote", "list"],
+  });
+
+  // Table alignment comes as style="text-align:…"; styles are not allowed, classes are.
+  // Task list items "- [ ] x" / "- [x] x" get classes (drawn by CSS; no <input>).
+  md.core.ruler.push("md_classes", (state) => {
+    const tokens = state.tokens;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if ((t.type === "th_open" || t.type === "td_open") && t.attrs) {
+        const align = /text-align:(left|right|center)/.exec(t.attrGet("style") || "");
+        t.attrs = t.attrs.filter((a) => a[0] !== "style");
+        if (align) t.attrJoin("class", `md-align-${align[1]}`);
+      } else if (t.type === "inline" && i >= 2 && tokens[i - 1].type === "paragraph_open" &&
+                 tokens[i - 2].type === "list_item_open") {
+        const first = t.children && t.children[0];
+        const m = first && first.type === "text" && /^\[([ xX])\][ \t]/.exec(first.content);
+        if (m) {
+          first.content = first.content.slice(m[0].length);
+          tokens[i - 2].attrJoin("class", m[1] === " " ? "md-task" : "md-task md-task-done");
+        }
+      }
+    }
+  });
+
+  const rules = md.renderer.rules;
+  rules.math_inline = (tokens, idx) => renderTex(tokens[idx].content, false);
+  rules.math_inline_display = (tokens, idx) =>
+    `<span class="md-math-inline-display">${renderTex(tokens[idx].content, true)}</span>`;
+  rules.math_block = (tokens, idx) => {
+    const t = tokens[idx];
+    const inner = t.meta.closed
+      ? renderTex(t.content, true)
+      : `<pre class="md-math-src">${escapeHtml(t.markup + t.content)}</pre>`;
+    return `<div class="md-math-block">${inner}</div>\n`;
+  };
+  rules.fence = (tokens, idx, options, env) => {
+    const t = tokens[idx];
+    const info = t.info ? md.utils.unescapeAll(t.info).trim() : "";
+    return renderCode(t.content, info.split(/\s+/)[0].toLowerCase(), env);
+  };
+  rules.code_block = (tokens, idx, options, env) => renderCode(tokens[idx].content, "", env);
+  // No remote images: a link showing the alt text and the address instead.
+  rules.image = (tokens, idx, options, env, self) => {
+    const t = tokens[idx];
+    const src = t.attrGet("src") || "";
+    const alt = self.renderInlineAsText(t.children || [], options, env).trim();
+    return `<a class="md-image" href="${escapeHtml(src)}">${escapeHtml(alt || _("image"))}` +
+      ` <span class="md-image-url">${escapeHtml(src)}</span></a>`;
+  };
+  return md;
+}
+
+const parsers = new Map();
+function markdownIt(breaks) {
+  const key = Boolean(breaks);
+  if (!parsers.has(key)) parsers.set(key, setupMarkdownIt(key));
+  return parsers.get(key);
+}
+
+// --- sanitizing ---------------------------------------------------------------------------
+
+const purify = globalThis.DOMPurify(window); // a private instance: its settings are ours alone
+
+const HTML_TAGS = [
+  "a", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+  "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+];
+const MATHML_TAGS = [
+  "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup",
+  "msub", "msubsup", "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr",
+  "mtd", "mlabeledtr", "mpadded", "mphantom", "menclose", "mstyle", "merror", "mmultiscripts",
+  "mprescripts", "none",
+];
+const ATTRS = [
+  "href", "title", "class", "start",
+  // MathML presentation attributes KaTeX writes
+  "display", "displaystyle", "scriptlevel", "mathvariant", "mathcolor", "mathbackground", "encoding",
+  "stretchy", "fence", "separator", "lspace", "rspace", "minsize", "maxsize", "movablelimits",
+  "largeop", "symmetric", "accent", "accentunder", "width", "height", "depth", "voffset",
+  "linethickness", "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines",
+  "rowlines", "frame", "framespacing", "notation", "side", "mathsize", "form", "columnspan",
+];
+const PURIFY_CONFIG = {
+  ALLOWED_TAGS: [...HTML_TAGS, ...MATHML_TAGS],
+  ALLOWED_ATTR: ATTRS,
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
+  ALLOW_DATA_ATTR: false,
+  ALLOW_ARIA_ATTR: false,
+  RETURN_DOM_FRAGMENT: true,
+};
+
+function sanitize(html) {
+  const frag = purify.sanitize(html, PURIFY_CONFIG);
+  for (const a of frag.querySelectorAll("a")) {
+    const href = a.getAttribute("href");
+    let ok = false;
+    if (href && SAFE_URL.test(href)) {
+      try {
+        ok = ["http:", "https:", "mailto:"].includes(new URL(href).protocol);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      a.replaceWith(...a.childNodes); // the text stays, the link goes
+      continue;
+    }
+    a.setAttribute("target", "_blank");
+    a.setAttribute("rel", "noopener noreferrer");
+  }
+  for (const el of frag.querySelectorAll("[href]:not(a)")) el.removeAttribute("href");
+  return frag;
+}
+
+function copyButton() {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "md-copy";
+  button.textContent = _("Copy");
+  button.addEventListener("click", () => {
+    const code = button.closest(".md-code")?.querySelector("code");
+    if (!code) return;
+    const say = (text) => {
+      button.textContent = text;
+      clearTimeout(button.mdTimer);
+      button.mdTimer = setTimeout(() => { button.textContent = _("Copy"); }, 1500);
+    };
+    const fail = () => {
+      const range = document.createRange(); // let the person copy it by hand
+      range.selectNodeContents(code);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      say(_("Copy failed"));
+    };
+    if (!navigator.clipboard) { fail(); return; }
+    navigator.clipboard.writeText(code.textContent).then(() => say(_("Copied")), fail);
+  });
+  return button;
+}
+
+function toFragment(html) {
+  const frag = sanitize(html);
+  for (const head of frag.querySelectorAll(".md-code-head")) head.append(copyButton());
+  for (const el of frag.querySelectorAll(".md-math-pending, .md-hl-pending")) pending.add(el);
+  if (pending.size && (katexState !== "loading" || hljsState !== "loading")) pumpPending();
+  return frag;
+}
+
+function normalize(text) {
+  return text.replace(/\r\n?/g, "\n").replace(/\0/g, "\uFFFD");
+}
+
+// --- public API ---------------------------------------------------------------------------
+
+/**
+ * Render Markdown once, sanitized. Returns a DocumentFragment; insert it into an element with
+ * class "md". Formulas and highlighted code may finish a moment later (see preload()).
+ * Options: { breaks: true } turns single newlines into <br> (for reasoning text, say).
+ */
+export function renderMarkdown(text, options = {}) {
+  const md = markdownIt(options.breaks);
+  return toFragment(md.render(normalize(String(text ?? "")), {}));
+}
+
+/**
+ * Show Markdown that arrives in pieces. Blocks that are complete are rendered once and left alone;
+ * only the last, open block is rendered again, at most once per animation frame.
+ * Returns { append(text), set(text), finish() -> Promise, text, destroy() }.
+ */
+export function createMarkdownView(container, options = {}) {
+  const md = markdownIt(options.breaks);
+  container.classList.add("md");
+  container.replaceChildren();
+
+  let src = ""; // the text so far, newlines normalized
+  let stableEnd = 0; // src[0:stableEnd] is rendered for good
+  let live = []; // nodes showing src[stableEnd:]
+  let liveDirty = false;
+  let liveCost = 0; // ms the last live render took
+  let lastLiveAt = 0;
+  let heldCR = false;
+  let done = false;
+  let frame = 0;
+  let waiters = [];
+  const env = { references: {} }; // reference definitions seen in the finished part
+  const stats = { frames: 0, maxFrameMs: 0, liveRenders: 0, finishedRenders: 0 };
+
+  function schedule() {
+    if (!frame) frame = requestAnimationFrame(onFrame);
+  }
+
+  function dropLive() {
+    for (const node of live) {
+      forgetPending(node);
+      node.remove();
+    }
+    live = [];
+  }
+
+  // The offset in `chunk` (complete lines starting at a block boundary) where its last top-level
+  // block starts; 0 when it holds a single block.
+  function lastBlockStart(chunk) {
+    const state = new md.block.State(chunk, md, { mdLive: true, references: {} }, []);
+    md.block.tokenize(state, state.line, state.lineMax);
+    let last = null;
+    let previous = null;
+    for (const t of state.tokens) {
+      if (t.level === 0 && t.map && t.nesting >= 0) {
+        previous = last;
+        last = t;
+      }
+    }
+    if (!last) return 0;
+    // An unclosed display formula may turn out to be text that continues the block before it.
+    const keep = last.type === "math_block" && !last.meta.closed ? previous : last;
+    return keep ? state.bMarks[keep.map[0]] : 0;
+  }
+
+  // Move finished blocks out of the open part. Returns true if it moved some.
+  function finalizeStep() {
+    const nl = src.lastIndexOf("\n");
+    if (nl < stableEnd) return false;
+    const complete = nl + 1;
+    for (let size = WINDOW; ; size *= 2) {
+      let end = Math.min(complete, stableEnd + size);
+      if (end < complete) end = src.lastIndexOf("\n", end - 1) + 1;
+      if (end <= stableEnd) continue;
+      const cut = lastBlockStart(src.slice(stableEnd, end));
+      if (cut > 0) {
+        dropLive();
+        container.append(toFragment(md.render(src.slice(stableEnd, stableEnd + cut), env)));
+        stableEnd += cut;
+        liveDirty = true;
+        stats.finishedRenders += 1;
+        return true;
+      }
+      if (end === complete) return false;
+    }
+  }
+
+  function renderLive() {
+    const liveEnv = { references: { ...env.references }, mdLive: !done };
+    const frag = toFragment(md.render(src.slice(stableEnd), liveEnv));
+    dropLive();
+    live = [...frag.childNodes];
+    container.append(frag);
+    liveDirty = false;
+    stats.liveRenders += 1;
+  }
+
+  function onFrame() {
+    frame = 0;
+    const t0 = performance.now();
+    const deadline = t0 + FRAME_BUDGET_MS;
+    let more = false;
+    while (finalizeStep()) {
+      if (performance.now() > deadline) { more = true; break; }
+    }
+    if (more) {
+      dropLive(); // catching up: show the open block again once the finished ones are in
+      liveDirty = true;
+      schedule();
+    } else if (liveDirty) {
+      // A big open block (one long table, say) is rendered less often, never hogging the thread.
+      const now = performance.now();
+      if (!done && liveCost > 4 && now - lastLiveAt < liveCost * 3) {
+        schedule();
+      } else {
+        renderLive();
+        lastLiveAt = performance.now();
+        liveCost = lastLiveAt - now;
+      }
+    }
+    const spent = performance.now() - t0;
+    stats.frames += 1;
+    stats.maxFrameMs = Math.max(stats.maxFrameMs, spent);
+    if (done && !liveDirty && !frame) {
+      const list = waiters;
+      waiters = [];
+      whenIdle().then(() => list.forEach((resolve) => resolve()));
+    }
+  }
+
+  return {
+    /** Add text at the end. */
+    append(text) {
+      let s = String(text ?? "");
+      if (heldCR && s.startsWith("\n")) s = s.slice(1);
+      if (!s) return;
+      heldCR = s.endsWith("\r");
+      src += normalize(s);
+      done = false;
+      liveDirty = true;
+      schedule();
+    },
+    /** Replace the whole text (if it only grew, this is an append). */
+    set(text) {
+      const s = normalize(String(text ?? ""));
+      heldCR = false;
+      if (s.startsWith(src)) {
+        if (s.length > src.length) {
+          src = s;
+          liveDirty = true;
+        }
+      } else {
+        src = s;
+        stableEnd = 0;
+        for (const key of Object.keys(env.references)) delete env.references[key];
+        dropLive();
+        for (const node of container.childNodes) forgetPending(node);
+        container.replaceChildren();
+        liveDirty = true;
+      }
+      done = false;
+      schedule();
+    },
+    /** The text is complete: render the final state. Resolves when it is on the page. */
+    finish() {
+      done = true;
+      liveDirty = true;
+      schedule();
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    /** Stop rendering (the element is going away). */
+    destroy() {
+      if (frame) cancelAnimationFrame(frame);
+      frame = 0;
+      done = true;
+      waiters.forEach((resolve) => resolve());
+      waiters = [];
+    },
+    get text() {
+      return src;
+    },
+    stats,
+  };
+}
