@@ -20,10 +20,7 @@ from django.utils import timezone
 
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
-from conversations.plans import TurnPlan, prepare_turn
-
-# The consumer's entry point, re-exported for callers that plan and store a turn.
-__all__ = ["TurnPlan", "prepare_turn"]
+from conversations.plans import TurnPlan
 
 INTERRUPTED_MESSAGE = (
     "The server process handling this turn stopped before the answer was finished; "

@@ -8,7 +8,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from conversations import actions
+from conversations import actions, plans
 from conversations.errors import Busy, ClientError
 from conversations.live.runner import RUNNERS
 from conversations.models import Turn
@@ -20,8 +20,8 @@ MODEL = "fake/fake-r1"
 
 @pytest.mark.django_db(transaction=True)
 def test_prepare_writes_nothing_and_racing_starts_store_once(alice, conversation, chat_provider):
-    first = actions.prepare_turn(conversation.id, alice, "one", MODEL, None)
-    second = actions.prepare_turn(conversation.id, alice, "two", MODEL, None)
+    first = plans.prepare_turn(conversation.id, alice, "one", MODEL, None)
+    second = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert not Turn.objects.exists()
     assert first.index == second.index == 0
 
@@ -38,7 +38,7 @@ def test_prepare_writes_nothing_and_racing_starts_store_once(alice, conversation
 def test_the_context_reads_no_reasoning(
     alice, conversation, chat_provider, django_assert_max_num_queries
 ):
-    plan = actions.prepare_turn(conversation.id, alice, "one", MODEL, None)
+    plan = plans.prepare_turn(conversation.id, alice, "one", MODEL, None)
     actions.store_turn(plan)
     actions.finish_turn(
         plan.turn_id,
@@ -50,7 +50,7 @@ def test_the_context_reads_no_reasoning(
         timings=None,
     )
     with django_assert_max_num_queries(4) as queries:
-        plan = actions.prepare_turn(conversation.id, alice, "two", MODEL, None)
+        plan = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert all("reasoning_content" not in q["sql"] for q in queries.captured_queries)
     assert [m.content for m in plan.request.messages] == ["one", "public", "two"]
 
@@ -112,7 +112,7 @@ async def test_a_start_that_cannot_be_stored_publishes_nothing(
 def test_a_turn_is_never_stored_in_someone_elses_conversation(
     alice, bob, conversation, chat_provider
 ):
-    plan = actions.prepare_turn(conversation.id, bob, "mine now?", MODEL, None)
+    plan = plans.prepare_turn(conversation.id, bob, "mine now?", MODEL, None)
     with pytest.raises(ClientError) as caught:
         actions.store_turn(plan)
     assert caught.value.code == "not_found"
@@ -123,9 +123,9 @@ def test_a_turn_is_never_stored_in_someone_elses_conversation(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_disabled_model_is_refused_at_once_in_this_process(alice, conversation, chat_provider):
-    actions.prepare_turn(conversation.id, alice, "one", MODEL, None)  # resolved and kept
+    plans.prepare_turn(conversation.id, alice, "one", MODEL, None)  # resolved and kept
     chat_provider.enabled = False
     chat_provider.save()  # as the admin does: the saved signal clears the cache
     with pytest.raises(ClientError) as caught:
-        actions.prepare_turn(conversation.id, alice, "two", MODEL, None)
+        plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert caught.value.code == "invalid_model"

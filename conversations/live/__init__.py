@@ -1,8 +1,8 @@
 """The live engine: runs a turn and carries its events, apart from any socket.
 
-In: a `TurnPlan` from `conversations.actions.prepare_turn` (model, key, request
-built by the context builder), handed to `runner.start_runner`, and `stop`/`resume`
-requests from the consumer.
+In: a `TurnPlan` from `conversations.plans` (model, key, and the request built by
+the context builder from the turn's path), handed to `runner.start_runner`, and
+`stop`/`resume` requests from the consumer.
 Out: numbered turn events (`turn.started`, deltas, one terminal event) to the
 sockets of this process (`fanout`), to the per-turn log (`turnlog`, in memory or a
 Redis stream) and, with Redis, to other processes (`bus`, `rediswriter`); the
