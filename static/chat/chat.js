@@ -513,6 +513,8 @@ async function submit() {
   bubble.append(el("div", "bubble", content));
   messagesEl.append(bubble);
   pendingMessage = { content, parent: frame.parent ?? null, bubble };
+  // The first message names the conversation (as the server does): the tab follows.
+  if (!nodes.size) document.title = `${content.trim().split(/\s+/).join(" ").slice(0, 80)} · ${document.title.split(" · ").pop()}`;
   cancelEdit();
   send(frame);
   scrollToEnd();

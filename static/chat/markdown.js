@@ -151,7 +151,11 @@ function texToHtml(tex, display) {
   let html = texCache.get(key);
   if (html === undefined) {
     // A fresh macros object each time: \gdef in one formula cannot leak into the next.
-    html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display, macros: {} });
+    try {
+      html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display, macros: {} });
+    } catch {
+      html = `<code class="md-tex">${escapeHtml(tex)}</code>`;
+    }
     if (texCache.size > 2000) texCache.clear();
     texCache.set(key, html);
   }
@@ -482,7 +486,6 @@ function toFragment(html) {
   const frag = sanitize(html);
   for (const head of frag.querySelectorAll(".md-code-head")) head.append(copyButton());
   for (const el of frag.querySelectorAll(".md-math-pending, .md-hl-pending")) pending.add(el);
-  if (pending.size && (katexState !== "loading" || hljsState !== "loading")) pumpPending();
   return frag;
 }
 

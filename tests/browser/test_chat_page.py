@@ -25,6 +25,8 @@ def test_chat_with_the_demo_model(server, browser):  # type: ignore[no-untyped-d
     expect(reasoning).not_to_be_empty(timeout=10_000)
     expect(page.locator(".reasoning-label").first).to_have_text("Thinking…")
     expect(page.locator("#stop")).to_be_visible()
+    # The tab follows the conversation's title at once, not after a reload.
+    assert page.title().startswith("Why is the sky blue?"), page.title()
     page.wait_for_timeout(600)
     page.screenshot(path=f"{SHOTS}/chat-mid-stream.png")
     timer = page.locator(".reasoning-timer").first.text_content()
