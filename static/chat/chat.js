@@ -525,6 +525,14 @@ input.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
 });
 stopBtn.addEventListener("click", () => { if (runningTurn) send({ type: "stop", turn: runningTurn }); });
+const menuBtn = document.getElementById("menu");
+function toggleSidebar(open) {
+  document.body.classList.toggle("sidebar-open", open);
+  menuBtn.setAttribute("aria-expanded", String(open));
+}
+menuBtn.addEventListener("click", () => toggleSidebar(!document.body.classList.contains("sidebar-open")));
+document.addEventListener("keydown", (e) => { if (e.key === "Escape") toggleSidebar(false); });
+root.addEventListener("click", (e) => { if (!menuBtn.contains(e.target)) toggleSidebar(false); });
 document.getElementById("new-chat").addEventListener("click", () => { location.href = "/"; });
 document.getElementById("cancel-edit").addEventListener("click", () => { cancelEdit(); input.value = ""; });
 

@@ -90,3 +90,25 @@ def test_closing_the_tab_mid_turn_and_coming_back(server, browser):  # type: ign
     assert turn["status"] == "completed"
     assert answer.text_content() == turn["content"]
     assert final_reasoning == turn["reasoning_content"]
+
+
+def test_phone_width_keeps_the_conversation_list_reachable(server, browser):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(page, server.url)
+    page.fill("#message", "Hello from a phone")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-role="assistant"]')).to_have_attribute(
+        "data-status", "completed", timeout=30_000
+    )
+    new_chat = page.get_by_role("button", name="New chat")
+    expect(new_chat).to_be_hidden()
+    menu = page.get_by_role("button", name="Conversations")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(new_chat).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator(".conversation-link.active")).to_contain_text("Hello from a phone")
+    page.screenshot(path=f"{SHOTS}/chat-phone-menu.png")
+    page.keyboard.press("Escape")
+    expect(new_chat).to_be_hidden()
+    page.screenshot(path=f"{SHOTS}/chat-phone.png")
