@@ -145,3 +145,24 @@ def test_first_visit_creates_the_admin(client, django_user_model):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_every_html_page_sends_a_strict_content_security_policy(client, alice, conversation):
+    anonymous = ["/accounts/login/"]
+    signed_in = ["/", f"/c/{conversation.id}/", "/admin/login/"]
+    pages = [(client.get(url), url) for url in anonymous]
+    client.force_login(alice)
+    pages += [(client.get(url), url) for url in signed_in]
+    for response, url in pages:
+        assert response.status_code in (200, 302), url
+        policy = response.headers.get("Content-Security-Policy", "")
+        directives = dict(
+            (part.split()[0], part.split()[1:]) for part in policy.split(";") if part.strip()
+        )
+        assert directives.get("script-src") == ["'self'"], (url, policy)
+        assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy, url
+        assert directives.get("frame-ancestors") == ["'none'"], url
+        assert directives.get("connect-src") == ["'self'"], url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
