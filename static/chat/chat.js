@@ -1,6 +1,11 @@
 // The chat page: renders stored turns, streams live ones over the websocket.
 // Text is always inserted as text (textContent / Text nodes), never as HTML.
 
+// Strings go through Django's JavaScript catalog (loaded before this module).
+const _ = (s) => (window.gettext ? window.gettext(s) : s);
+// fmt(_("… %(name)s …"), {name}): the translated pattern, filled in.
+const fmt = (s, values) => s.replace(/%\((\w+)\)s/g, (m, k) => String(values[k]));
+
 const root = document.getElementById("chat");
 const messagesEl = document.getElementById("messages");
 const form = document.getElementById("composer");
@@ -48,20 +53,26 @@ function setRunning(turnId) {
 
 // --- model options ---------------------------------------------------------
 
+const CHOICE_NAMES = {
+  enabled: _("on"), disabled: _("off"), auto: _("auto"),
+  minimal: _("minimal"), low: _("low"), medium: _("medium"), high: _("high"), max: _("max"),
+};
+const choiceName = (v) => CHOICE_NAMES[v] || v;
+
 function fillSelect(select, values, label, fallback) {
   select.replaceChildren();
   if (!values.length) { select.hidden = true; return; }
   select.hidden = false;
   // Say what the default is: DeepSeek V4 models, say, think unless told not to.
-  select.append(new Option(fallback ? `${label}: default (${fallback})` : `${label}: default`, ""));
-  for (const v of values) select.append(new Option(`${label}: ${v}`, v));
+  select.append(new Option(fallback ? fmt(_("%(label)s: default (%(value)s)"), { label, value: choiceName(fallback) }) : fmt(_("%(label)s: default"), { label }), ""));
+  for (const v of values) select.append(new Option(fmt(_("%(label)s: %(value)s"), { label, value: choiceName(v) }), v));
 }
 
 function updateOptions() {
   const opt = modelSel.selectedOptions[0];
   const split = (s) => (s ? s.split(",").filter(Boolean) : []);
-  fillSelect(thinkingSel, split(opt && opt.dataset.thinking), "Thinking", opt && opt.dataset.defaultThinking);
-  fillSelect(effortSel, split(opt && opt.dataset.efforts), "Effort", opt && opt.dataset.defaultEffort);
+  fillSelect(thinkingSel, split(opt && opt.dataset.thinking), _("Thinking"), opt && opt.dataset.defaultThinking);
+  fillSelect(effortSel, split(opt && opt.dataset.efforts), _("Effort"), opt && opt.dataset.defaultEffort);
   localStorage.setItem("chat.model", modelSel.value);
 }
 
@@ -115,7 +126,7 @@ function modelLabel(ref) {
 // --- rendering -------------------------------------------------------------
 
 function formatSeconds(ms) {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return fmt(_("%(seconds)s s"), { seconds: (ms / 1000).toFixed(1) });
 }
 
 const views = new Map(); // turn id -> view (its DOM, kept across re-renders)
@@ -139,10 +150,10 @@ function pager(node) {
     renderPath();
   };
   const prev = button("‹", go(-1));
-  prev.setAttribute("aria-label", "Previous version");
+  prev.setAttribute("aria-label", _("Previous version"));
   prev.disabled = at === 0;
   const next = button("›", go(1));
-  next.setAttribute("aria-label", "Next version");
+  next.setAttribute("aria-label", _("Next version"));
   next.disabled = at === siblings.length - 1;
   box.append(prev, el("span", "pager-text", `${at + 1} / ${siblings.length}`), next);
   return box;
@@ -155,7 +166,7 @@ function userView(node) {
   const bubble = el("div", "bubble", node.content);
   const tools = el("div", "turn-tools");
   wrap.append(bubble, tools);
-  return { wrap, tools, node, extra: () => [button("Edit", () => startEdit(node))] };
+  return { wrap, tools, node, extra: () => [button(_("Edit"), () => startEdit(node))] };
 }
 
 function assistantView(node) {
@@ -168,7 +179,7 @@ function assistantView(node) {
   details.dataset.part = "reasoning";
   details.hidden = true;
   const summary = el("summary", "reasoning-summary");
-  const label = el("span", "reasoning-label", "Thinking…");
+  const label = el("span", "reasoning-label", _("Thinking…"));
   const timer = el("span", "reasoning-timer muted", "");
   summary.append(label, " ", timer);
   const reasoningText = el("div", "reasoning-text");
@@ -187,8 +198,8 @@ function assistantView(node) {
     seq: 0, startedAt: performance.now(), contentStarted: false, userToggled: false, tick: null,
   };
   view.extra = () => [
-    button("Copy", () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data)),
-    button("Regenerate", () => regenerate(node)),
+    button(_("Copy"), () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data)),
+    button(_("Regenerate"), () => regenerate(node)),
   ];
   details.addEventListener("toggle", () => { if (view.autoToggle) view.autoToggle = false; else view.userToggled = true; });
   return view;
@@ -209,7 +220,7 @@ function renderPath() {
   const shown = path.map((node) => {
     const view = viewFor(node);
     view.tools.replaceChildren(pager(node), ...view.extra());
-    for (const b of view.tools.querySelectorAll("button")) b.disabled ||= Boolean(runningTurn) && b.textContent !== "Copy";
+    for (const b of view.tools.querySelectorAll("button")) b.disabled ||= Boolean(runningTurn) && b.textContent !== _("Copy");
     return view.wrap;
   });
   const empty = messagesEl.querySelector(".empty-state");
@@ -252,8 +263,8 @@ function appendContent(view, text) {
     stopTimer(view);
     if (!view.reasoningNode.data) view.details.hidden = true;
     if (!view.details.hidden) {
-      view.label.textContent = "Thought";
-      view.timer.textContent = `for ${formatSeconds(performance.now() - view.startedAt)}`;
+      view.label.textContent = _("Thought");
+      view.timer.textContent = fmt(_("for %(duration)s"), { duration: formatSeconds(performance.now() - view.startedAt) });
       if (!view.userToggled && view.details.open) { view.autoToggle = true; view.details.open = false; }
     }
   }
@@ -263,9 +274,9 @@ function appendContent(view, text) {
 function describeUsage(usage, timings) {
   const parts = [];
   if (usage) {
-    if (usage.reasoning_tokens != null) parts.push(`${usage.reasoning_tokens} reasoning tokens`);
-    if (usage.completion_tokens != null) parts.push(`${usage.completion_tokens} output tokens`);
-    if (usage.prompt_tokens != null) parts.push(`${usage.prompt_tokens} prompt tokens`);
+    if (usage.reasoning_tokens != null) parts.push(fmt(_("%(count)s reasoning tokens"), { count: usage.reasoning_tokens.toLocaleString() }));
+    if (usage.completion_tokens != null) parts.push(fmt(_("%(count)s output tokens"), { count: usage.completion_tokens.toLocaleString() }));
+    if (usage.prompt_tokens != null) parts.push(fmt(_("%(count)s prompt tokens"), { count: usage.prompt_tokens.toLocaleString() }));
   }
   if (timings && timings.total != null) parts.push(formatSeconds(timings.total));
   return parts.join(" · ");
@@ -277,16 +288,16 @@ function finishView(view, status, data) {
   Object.assign(view.node, { status, usage: data.usage, timings: data.timings, error: data.error });
   const thought = data.timings && data.timings.reasoning_duration;
   if (!view.details.hidden) {
-    view.label.textContent = "Thought";
+    view.label.textContent = _("Thought");
     // The stored duration, not the page's clock: a reloaded or resumed turn shows
     // what the server measured.
-    if (thought != null) view.timer.textContent = `for ${formatSeconds(thought)}`;
+    if (thought != null) view.timer.textContent = fmt(_("for %(duration)s"), { duration: formatSeconds(thought) });
     else if (!view.contentStarted) view.timer.textContent = "";
   }
   view.status.replaceChildren();
-  if (status === "stopped") view.status.append(el("span", "badge", "Stopped"), " ");
-  if (status === "incomplete") view.status.append(el("span", "badge badge-warn", "Incomplete"), " ");
-  if (status === "failed") view.status.append(el("span", "badge badge-error", "Failed"), " ");
+  if (status === "stopped") view.status.append(el("span", "badge", _("Stopped")), " ");
+  if (status === "incomplete") view.status.append(el("span", "badge badge-warn", _("Incomplete")), " ");
+  if (status === "failed") view.status.append(el("span", "badge badge-error", _("Failed")), " ");
   if (data.error) view.status.append(el("div", "turn-error", data.error.message || data.error.code));
   const usage = describeUsage(data.usage, data.timings);
   if (usage) view.status.append(el("span", "", usage));
@@ -433,7 +444,7 @@ function send(frame) {
 function connect() {
   if (!conversationId) return;
   socket = new WebSocket(wsUrl());
-  connectionEl.textContent = "connecting…";
+  connectionEl.textContent = _("connecting…");
   socket.addEventListener("open", () => {
     connectionEl.textContent = "";
     reconnectDelay = 500;
@@ -449,7 +460,7 @@ function connect() {
     onEvent(event);
   });
   socket.addEventListener("close", () => {
-    connectionEl.textContent = "reconnecting…";
+    connectionEl.textContent = _("reconnecting…");
     setTimeout(connect, reconnectDelay);
     reconnectDelay = Math.min(reconnectDelay * 2, 10000);
   });
@@ -457,7 +468,7 @@ function connect() {
 
 async function fetchConversation() {
   const resp = await fetch(`${root.dataset.api}${conversationId}/`, { headers: { Accept: "application/json" } });
-  if (!resp.ok) { showNotice(`Could not load the conversation (${resp.status}).`); return null; }
+  if (!resp.ok) { showNotice(fmt(_("Could not load the conversation (HTTP %(status)s)."), { status: resp.status })); return null; }
   return resp.json();
 }
 
@@ -467,7 +478,7 @@ async function createConversation() {
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
     body: "{}",
   });
-  if (!resp.ok) throw new Error(`could not create a conversation (${resp.status})`);
+  if (!resp.ok) throw new Error(fmt(_("Could not create a conversation (HTTP %(status)s)."), { status: resp.status }));
   const data = await resp.json();
   conversationId = data.id;
   root.dataset.conversation = data.id;
@@ -482,7 +493,7 @@ function addToSidebar(id, title) {
   const empty = list.querySelector("p");
   if (empty) empty.remove();
   for (const link of list.querySelectorAll(".active")) link.classList.remove("active");
-  const link = el("a", "conversation-link active", title.trim().split(/\s+/).join(" ").slice(0, 80) || "New chat");
+  const link = el("a", "conversation-link active", title.trim().split(/\s+/).join(" ").slice(0, 80) || _("New chat"));
   link.href = `${root.dataset.pagePrefix}${id}/`;
   list.prepend(link);
 }
@@ -492,7 +503,7 @@ function addToSidebar(id, title) {
 async function submit() {
   const content = input.value;
   if (!content.trim() || runningTurn) return;
-  if (!modelSel.value) { showNotice("No model is configured yet: an admin adds one in the admin."); return; }
+  if (!modelSel.value) { showNotice(_("No model is configured yet: an admin adds one in the admin.")); return; }
   setRunning(PENDING);
   try {
     if (!conversationId) await createConversation();
