@@ -1,19 +1,28 @@
 // Markdown for model output: GFM, highlighted code, KaTeX math; sanitized; incremental while streaming.
 //
-//   import { createMarkdownView, renderMarkdown } from "./markdown.js";
-//   const view = createMarkdownView(answerEl);   // answerEl gets class "md"
-//   view.append(chunk); ...; await view.finish();
-//   el.replaceChildren(renderMarkdown(storedText)); // one-shot; put it inside an element with class "md"
+//   import { createMarkdownView, renderMarkdown, preload } from "./markdown.js";
+//   preload();                                    // on Send: fetch and warm highlight.js + KaTeX
+//   const view = createMarkdownView(answerEl);    // answerEl gets class "md", is emptied
+//   view.append(chunk); ...; await view.finish(); // or view.set(wholeTextSoFar)
+//   el.replaceChildren(renderMarkdown(storedText)); // one-shot; el needs class "md"
+//
+// The page links static/chat/markdown.css (it @imports the highlight.js themes). Titles and other
+// one-line labels stay plain text: there is deliberately no inline renderer.
 //
 // Safety: markdown-it with `html: false` (raw HTML in the source is shown as text), links only to
 // http(s)/mailto (others stay text), images become links (nothing remote is fetched), KaTeX with
-// `trust: false` and MathML output (no inline styles), and everything goes through DOMPurify with an
-// allow-list before it reaches the page. Buttons are added afterwards with DOM calls, so the content
-// itself can never produce one. Nothing here needs 'unsafe-inline' or 'unsafe-eval'.
+// `trust: false` and MathML output (no inline styles), and the HTML goes through DOMPurify with an
+// allow-list before it reaches the page; so does KaTeX's output, and highlight.js's is read by a
+// strict parser that only knows <span class>. Buttons are added afterwards with DOM calls, so the
+// content itself can never produce one. Nothing here needs 'unsafe-inline' or 'unsafe-eval'.
+//
+// Streaming: finished top-level blocks are rendered once and never touched again; the last, open
+// block is rendered again at most once per animation frame, so the work per frame is the size of
+// that block, not of the answer.
 //
 // Size: markdown-it and DOMPurify load with this module; highlight.js and KaTeX are fetched the
-// first time a fenced code block with a language or a formula shows up (math and code read as plain
-// text for the few milliseconds that takes, then are upgraded in place).
+// first time code with a language or a formula shows up (until then that code or formula reads as
+// plain text, then it is upgraded in place), or on preload().
 
 import MarkdownIt from "../vendor/markdown-it/markdown-it.esm.min.mjs";
 import "../vendor/dompurify/purify.min.js"; // UMD build: defines globalThis.DOMPurify
@@ -30,9 +39,9 @@ const KATEX_OPTIONS = {
 };
 const MAX_MATH_BLOCK_LINES = 200; // a $$ or \[ that does not close within this many lines is text
 const MAX_INLINE_MATH = 2000; // chars
-const LIVE_HIGHLIGHT_LIMIT = 20000; // an open code block larger than this is highlighted when closed
+const LIVE_HIGHLIGHT_LIMIT = 12000; // an open code block larger than this is highlighted when closed
 const FRAME_BUDGET_MS = 10;
-const WINDOW = 16384; // chars of finished lines examined per step when catching up
+const WINDOW = 1024; // chars of finished lines examined per step when catching up
 
 // --- lazily loaded libraries --------------------------------------------------------------
 
@@ -40,7 +49,7 @@ let katex = null;
 let katexState = "idle"; // idle | loading | ready | failed
 let hljs = null;
 let hljsState = "idle";
-const pending = new Set(); // elements waiting for a library: .md-math-pending, code.md-hl-pending
+const pending = new Set(); // placeholders waiting for a library: .md-math, code.md-hl
 
 function loadKatex() {
   if (katexState !== "idle") return;
@@ -70,14 +79,32 @@ function loadHighlight() {
   }).then(pumpPending);
 }
 
-/** Start fetching highlight.js and KaTeX now (say, when the page is idle). */
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Fetch highlight.js and KaTeX now and warm them up (each grammar compiled in a task of its own),
+ * so the first formula or code block of a stream costs nothing. Call it when a reply is on its
+ * way (say, on Send); the returned promise resolves when all is ready.
+ */
+let warming = null;
 export function preload() {
-  loadKatex();
-  loadHighlight();
-  return whenIdle();
+  warming ||= (async () => {
+    loadKatex();
+    loadHighlight();
+    renderMarkdown("warm *up* https://example.org $x$"); // compiles markdown-it's link finder
+    await whenIdle();
+    if (katexState === "ready") mathNode("\\frac{a}{b}+\\sqrt{x^2}", true);
+    if (hljsState === "ready") {
+      for (const name of HL_LANGUAGES) {
+        await nextTask();
+        hljs.highlight("x = 1\n", { language: name, ignoreIllegals: true });
+      }
+    }
+  })();
+  return warming.then(whenIdle);
 }
 
-// Resolves once both libraries have loaded (or failed) and every waiting element is upgraded.
+// Resolves once no library is loading and every waiting placeholder is upgraded.
 let idleWaiters = [];
 function whenIdle() {
   const busy = katexState === "loading" || hljsState === "loading" || pending.size;
@@ -97,7 +124,7 @@ function pumpStep() {
   const deadline = performance.now() + FRAME_BUDGET_MS;
   let progressed = false;
   for (const el of pending) {
-    const isMath = el.classList.contains("md-math-pending");
+    const isMath = el.classList.contains("md-math");
     const state = isMath ? katexState : hljsState;
     if (state === "loading" || state === "idle") continue;
     pending.delete(el);
@@ -118,65 +145,115 @@ function pumpStep() {
   }
 }
 
-function upgradeMath(el) {
-  const display = el.classList.contains("md-display");
-  if (katexState !== "ready") {
-    el.classList.remove("md-math-pending");
-    return;
-  }
-  el.replaceWith(sanitize(texToHtml(el.textContent, display)));
-}
-
-function upgradeCode(code) {
-  code.classList.remove("md-hl-pending");
-  const lang = [...code.classList].find((c) => c.startsWith("language-"))?.slice(9);
-  const html = hljsState === "ready" && lang ? highlight(code.textContent, lang) : null;
-  if (html === null) return;
-  code.replaceChildren(sanitize(html));
-  code.classList.add("hljs");
-}
-
 function forgetPending(node) {
   if (!pending.size || node.nodeType !== 1) return;
   pending.delete(node);
   for (const el of node.querySelectorAll(".md-math-pending, .md-hl-pending")) pending.delete(el);
 }
 
-// --- KaTeX and highlight.js -----------------------------------------------------------------
+// --- math: a placeholder <span class="md-math">TeX</span> in the Markdown's HTML, replaced after
+// sanitizing by KaTeX's MathML, itself sanitized (once per formula: the result is cached). ----
 
-const texCache = new Map();
+const mathCache = new Map();
 
-function texToHtml(tex, display) {
-  const key = (display ? "D" : "I") + tex;
-  let html = texCache.get(key);
-  if (html === undefined) {
+function katexHtml(tex, display) {
+  try {
     // A fresh macros object each time: \gdef in one formula cannot leak into the next.
-    try {
-      html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display, macros: {} });
-    } catch {
-      html = `<code class="md-tex">${escapeHtml(tex)}</code>`;
-    }
-    if (texCache.size > 2000) texCache.clear();
-    texCache.set(key, html);
+    return katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display, macros: {} });
+  } catch {
+    return `<code class="md-tex">${escapeHtml(tex)}</code>`;
   }
-  return html;
+}
+
+const mathKey = (tex, display) => (display ? "D" : "I") + tex;
+
+// Render and sanitize the formulas not in the cache yet, in one DOMPurify pass (a pass has a fixed
+// cost, which for a formula alone is most of it). Each result is checked to be in its own box.
+function cacheMath(formulas) {
+  const todo = [];
+  const seen = new Set();
+  for (const [tex, display] of formulas) {
+    const key = mathKey(tex, display);
+    if (!mathCache.has(key) && !seen.has(key)) todo.push({ key, tex, display });
+    seen.add(key);
+  }
+  if (!todo.length) return;
+  if (mathCache.size + todo.length > 3000) mathCache.clear();
+  const html = todo.map((t) => `<span class="md-mathbox">${katexHtml(t.tex, t.display)}</span>`);
+  const boxes = [...sanitize(html.join("")).childNodes];
+  const aligned = boxes.length === todo.length &&
+    boxes.every((b) => b.nodeType === 1 && b.className === "md-mathbox");
+  todo.forEach((t, i) => {
+    const frag = document.createDocumentFragment();
+    if (aligned) frag.append(...boxes[i].childNodes);
+    else frag.append(sanitize(html[i]));
+    mathCache.set(t.key, frag);
+  });
+}
+
+function mathNode(tex, display) {
+  const key = mathKey(tex, display);
+  if (!mathCache.has(key)) cacheMath([[tex, display]]);
+  return mathCache.get(key).cloneNode(true);
+}
+
+function upgradeMath(el) {
+  el.classList.remove("md-math-pending");
+  if (katexState === "ready") el.replaceWith(mathNode(el.textContent, el.classList.contains("md-display")));
+  else el.className = "md-tex";
 }
 
 function renderTex(tex, display) {
-  if (katexState === "ready") return texToHtml(tex, display);
-  const cls = display ? "md-math-pending md-display" : "md-math-pending";
-  if (katexState === "failed") return `<code class="md-tex">${escapeHtml(tex)}</code>`;
-  loadKatex();
-  return `<span class="${cls}">${escapeHtml(tex)}</span>`;
+  return `<span class="md-math${display ? " md-display" : ""}">${escapeHtml(tex)}</span>`;
 }
 
-function highlight(code, lang) {
-  if (!hljs.getLanguage(lang)) return null;
-  try {
-    return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
-  } catch {
-    return null;
+// --- code: highlighted after sanitizing. highlight.js escapes all text and writes only
+// <span class="…">; its output is parsed by this strict reader into DOM nodes (anything else and
+// the block stays plain), and must give back exactly the code's text. ------------------------
+
+const HL_PIECE = /<span class="([\w -]+)">|<\/span>|([^<]+)/y;
+const HL_ENTITY = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+
+function highlightedNodes(html) {
+  const root = document.createDocumentFragment();
+  const stack = [root];
+  HL_PIECE.lastIndex = 0;
+  while (HL_PIECE.lastIndex < html.length) {
+    const m = HL_PIECE.exec(html);
+    if (!m) return null;
+    if (m[1] !== undefined) {
+      const span = document.createElement("span");
+      span.className = m[1];
+      stack[stack.length - 1].append(span);
+      stack.push(span);
+    } else if (m[2] !== undefined) {
+      stack[stack.length - 1].append(m[2].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, (e) => HL_ENTITY[e]));
+    } else {
+      if (stack.length === 1) return null;
+      stack.pop();
+    }
   }
+  return stack.length === 1 ? root : null;
+}
+
+function applyHighlight(code) {
+  const lang = [...code.classList].find((c) => c.startsWith("language-"))?.slice(9);
+  if (!lang || !hljs.getLanguage(lang)) return;
+  const text = code.textContent;
+  let nodes = null;
+  try {
+    nodes = highlightedNodes(hljs.highlight(text, { language: lang, ignoreIllegals: true }).value);
+  } catch {
+    nodes = null;
+  }
+  if (!nodes || nodes.textContent !== text) return;
+  code.replaceChildren(nodes);
+  code.classList.add("hljs");
+}
+
+function upgradeCode(code) {
+  code.classList.remove("md-hl-pending");
+  if (hljsState === "ready") applyHighlight(code);
 }
 
 // --- markdown-it --------------------------------------------------------------------------
@@ -189,6 +266,14 @@ const SAFE_URL = /^(?:https?:\/\/|mailto:)/i;
 
 function isSpaceCode(c) {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c);
+}
+
+// Where `needle` ends before `max` and within MAX_INLINE_MATH of `from`, or -1 (a bounded scan:
+// many unclosed "\\(" in one paragraph stay linear).
+function boundedIndexOf(src, needle, from, max) {
+  const end = Math.min(max, from + MAX_INLINE_MATH);
+  const i = src.slice(from, end).indexOf(needle);
+  return i < 0 || from + i + needle.length > end ? -1 : from + i;
 }
 
 // Inline math: $…$ (pandoc's rules: no space just inside, closing $ not followed by a digit, so
@@ -207,14 +292,14 @@ function mathInline(state, silent) {
     if (n !== 0x28 && n !== 0x5b) return false;
     display = n === 0x5b;
     markup = display ? "\\[" : "\\(";
-    const close = src.indexOf(display ? "\\]" : "\\)", start + 2);
-    if (close < 0 || close + 2 > max || close - start > MAX_INLINE_MATH) return false;
+    const close = boundedIndexOf(src, display ? "\\]" : "\\)", start + 2, max);
+    if (close < 0) return false;
     content = src.slice(start + 2, close);
     end = close + 2;
   } else if (c === 0x24 /* $ */) {
     if (src.charCodeAt(start + 1) === 0x24) {
-      const close = src.indexOf("$$", start + 2);
-      if (close < 0 || close + 2 > max || close - start > MAX_INLINE_MATH) return false;
+      const close = boundedIndexOf(src, "$$", start + 2, max);
+      if (close < 0) return false;
       display = true;
       markup = "$$";
       content = src.slice(start + 2, close);
@@ -306,19 +391,11 @@ function mathBlock(state, startLine, endLine, silent) {
 function renderCode(code, lang, env) {
   const safeLang = /^[a-z0-9_+#.-]{1,32}$/.test(lang) ? lang : "";
   let cls = safeLang ? `language-${safeLang}` : "";
-  let body = null;
-  if (safeLang && !(env.mdLive && code.length > LIVE_HIGHLIGHT_LIMIT)) {
-    if (hljsState === "ready") {
-      body = highlight(code, safeLang);
-      if (body !== null) cls += " hljs";
-    } else if (hljsState !== "failed") {
-      cls += " md-hl-pending";
-      loadHighlight();
-    }
-  }
+  // A code block still being written is highlighted while it is small; a big one when it closes.
+  if (safeLang && !(env.mdLive && code.length > LIVE_HIGHLIGHT_LIMIT)) cls += " md-hl";
   const label = safeLang ? `<span class="md-code-lang">${escapeHtml(safeLang)}</span>` : "";
   return `<div class="md-code"><div class="md-code-head">${label}</div>` +
-    `<pre><code class="${cls}">${body ?? escapeHtml(code)}</code></pre></div>\n`;
+    `<pre><code class="${cls}">${escapeHtml(code)}</code></pre></div>\n`;
 }
 
 function setupMarkdownIt(breaks) {
@@ -427,7 +504,8 @@ const ATTRS = [
 const PURIFY_CONFIG = {
   ALLOWED_TAGS: [...HTML_TAGS, ...MATHML_TAGS],
   ALLOWED_ATTR: ATTRS,
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i, // checked on href only:
+  ADD_URI_SAFE_ATTR: ATTRS.filter((name) => name !== "href"), // these hold no addresses
   ALLOW_DATA_ATTR: false,
   ALLOW_ARIA_ATTR: false,
   RETURN_DOM_FRAGMENT: true,
@@ -485,7 +563,30 @@ function copyButton() {
 function toFragment(html) {
   const frag = sanitize(html);
   for (const head of frag.querySelectorAll(".md-code-head")) head.append(copyButton());
-  for (const el of frag.querySelectorAll(".md-math-pending, .md-hl-pending")) pending.add(el);
+  const maths = frag.querySelectorAll("span.md-math");
+  const isDisplay = (el) => el.classList.contains("md-display");
+  if (maths.length && katexState === "ready") cacheMath([...maths].map((el) => [el.textContent, isDisplay(el)]));
+  for (const el of maths) {
+    if (katexState === "ready") {
+      el.replaceWith(mathNode(el.textContent, el.classList.contains("md-display")));
+    } else if (katexState === "failed") {
+      el.className = "md-tex";
+    } else {
+      el.classList.add("md-math-pending");
+      pending.add(el);
+      loadKatex();
+    }
+  }
+  for (const code of frag.querySelectorAll("code.md-hl")) {
+    code.classList.remove("md-hl");
+    if (hljsState === "ready") {
+      applyHighlight(code);
+    } else if (hljsState !== "failed") {
+      code.classList.add("md-hl-pending");
+      pending.add(code);
+      loadHighlight();
+    }
+  }
   return frag;
 }
 
@@ -596,13 +697,21 @@ export function createMarkdownView(container, options = {}) {
     const t0 = performance.now();
     const deadline = t0 + FRAME_BUDGET_MS;
     let more = false;
-    while (finalizeStep()) {
-      if (performance.now() > deadline) { more = true; break; }
+    for (;;) {
+      const s0 = performance.now();
+      if (!finalizeStep()) break;
+      const now = performance.now();
+      if (now + (now - s0) > deadline) { more = true; break; } // another step would overrun
     }
     if (more) {
-      dropLive(); // catching up: show the open block again once the finished ones are in
-      liveDirty = true;
       schedule();
+      // Catching up on a lot of text (set(), or a tab in the background): the rest is shown as
+      // the finished blocks come in. Streaming: the open block is shown at once as usual.
+      const rest = src.slice(stableEnd);
+      const oneBlock = rest.length <= WINDOW ||
+        (rest.length <= 16 * WINDOW && lastBlockStart(rest.slice(0, rest.lastIndexOf("\n") + 1)) === 0);
+      if (oneBlock) renderLive();
+      else dropLive();
     } else if (liveDirty) {
       // A big open block (one long table, say) is rendered less often, never hogging the thread.
       const now = performance.now();
