@@ -6,6 +6,8 @@ const _ = (s) => (window.gettext ? window.gettext(s) : s);
 // fmt(_("… %(name)s …"), {name}): the translated pattern, filled in.
 const fmt = (s, values) => s.replace(/%\((\w+)\)s/g, (m, k) => String(values[k]));
 
+import { createMarkdownView, preload } from "./markdown.js";
+
 const root = document.getElementById("chat");
 const messagesEl = document.getElementById("messages");
 const form = document.getElementById("composer");
@@ -183,13 +185,11 @@ function assistantView(node) {
   const timer = el("span", "reasoning-timer muted", "");
   summary.append(label, " ", timer);
   const reasoningText = el("div", "reasoning-text");
-  const reasoningNode = document.createTextNode("");
-  reasoningText.append(reasoningNode);
+  const reasoningNode = markdownText(reasoningText, { breaks: true });
   details.append(summary, reasoningText);
   const answer = el("div", "answer");
   answer.dataset.part = "content";
-  const answerNode = document.createTextNode("");
-  answer.append(answerNode);
+  const answerNode = markdownText(answer);
   const status = el("div", "turn-status small muted");
   const tools = el("div", "turn-tools");
   wrap.append(meta, details, answer, status, tools);
@@ -203,6 +203,19 @@ function assistantView(node) {
   ];
   details.addEventListener("toggle", () => { if (view.autoToggle) view.autoToggle = false; else view.userToggled = true; });
   return view;
+}
+
+// The text of a part, rendered as Markdown as it grows (markdown.js re-renders only
+// the last block, once a frame); `data` is the source, for Copy and resume.
+function markdownText(container, options) {
+  const md = createMarkdownView(container, options);
+  let text = "";
+  return {
+    get data() { return text; },
+    set data(value) { text = value; md.set(value); },
+    appendData(more) { text += more; md.append(more); },
+    finish() { return md.finish(); },
+  };
 }
 
 function viewFor(node) {
@@ -284,6 +297,8 @@ function describeUsage(usage, timings) {
 
 function finishView(view, status, data) {
   stopTimer(view);
+  view.reasoningNode.finish();
+  view.answerNode.finish();
   view.wrap.dataset.status = status;
   Object.assign(view.node, { status, usage: data.usage, timings: data.timings, error: data.error });
   const thought = data.timings && data.timings.reasoning_duration;
@@ -505,6 +520,7 @@ async function submit() {
   if (!content.trim() || runningTurn) return;
   if (!modelSel.value) { showNotice(_("No model is configured yet: an admin adds one in the admin.")); return; }
   setRunning(PENDING);
+  preload(); // code highlighting and math, fetched while the model thinks
   try {
     if (!conversationId) await createConversation();
   } catch (err) {
@@ -559,4 +575,5 @@ async function init() {
   input.focus();
 }
 
+root.dataset.ready = "1"; // listeners attached (tests wait for it)
 init();

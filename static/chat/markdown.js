@@ -408,7 +408,9 @@ function setupMarkdownIt(breaks) {
   md.linkify.match = (text) => {
     const found = match(text);
     const kept = found && found.filter(fuzzyOk);
-    return kept && kept.length ? kept : null;
+    // Never null here: markdown-it's linkify rule calls match() after test() and
+    // reads `.length` of what it gets ("see manage.py" passes test(), then is dropped).
+    return kept || [];
   };
   const matchAtStart = md.linkify.matchAtStart.bind(md.linkify);
   md.linkify.matchAtStart = (text) => {

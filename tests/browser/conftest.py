@@ -48,3 +48,4 @@ def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
     page.fill("#id_username", "alice")
     page.fill("#id_password", "alice-pass-123")
     page.click("button[type=submit]")
+    page.wait_for_selector("#chat[data-ready]")  # the page script is listening

@@ -481,6 +481,8 @@ TRICKY = [
     "a\r\nb\r\n\r\nc\rd",
     "- [ ] todo\n- [x] done\n\n**bold *nested* text** ~~gone~~ `co$de$` $5 and $10",
     "see https://example.org/a_(b) and www.example.com/x, mail me@example.org.",
+    # Fuzzy link candidates that are dropped (file and bare domain names): no crash.
+    "add a provider with python manage.py add_provider, see main.py or example.com",
     '![alt text](https://example.org/i.png "t") [l](https://example.org "title")',
     "Line with trailing spaces  \nhard break\\\nanother",
     "<div>raw</div>\n\n<!-- comment -->\n\ntext & more &amp; &copy;",
