@@ -8,6 +8,11 @@ from conversations import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("c/<uuid:conversation_id>/", views.conversation_page, name="conversation"),
+    path(
+        "c/<uuid:conversation_id>/download.md",
+        views.conversation_download,
+        name="conversation-download",
+    ),
     path("api/conversations/", views.api_conversations, name="api-conversations"),
     path(
         "api/conversations/<str:conversation_id>/", views.api_conversation, name="api-conversation"

@@ -8,9 +8,10 @@ a completion, or two processes noticing one dead lease, cannot both win.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,9 +19,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from conversations import access, quota
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from conversations.plans import TurnPlan
+from providers.usage import DailyUsage, tokens_of
 
 INTERRUPTED_MESSAGE = (
     "The server process handling this turn stopped before the answer was finished; "
@@ -30,6 +33,21 @@ INTERRUPTED_MESSAGE = (
 
 def create_conversation(user: Any, title: str = "") -> Conversation:
     return Conversation.objects.create(owner=user, title=title[:200])
+
+
+def rename_conversation(conversation: Conversation, title: str) -> None:
+    """A new title (spaces collapsed; empty: named again by its first message)."""
+    conversation.title = " ".join(title.split())[:200]
+    with transaction.atomic():
+        Conversation.objects.filter(id=conversation.id).update(title=conversation.title)
+
+
+def delete_conversation(conversation: Conversation) -> None:
+    """Delete it with its turns; refused while a turn runs (its runner still writes)."""
+    with transaction.atomic():
+        if conversation.turns.running().exists():
+            raise Busy()
+        conversation.delete()
 
 
 def store_turn(plan: TurnPlan) -> None:
@@ -178,8 +196,39 @@ def finish_turn(
             lease_expires=None,
         )
         if updated:
-            Conversation.objects.filter(turns__id=turn_id).update(updated=now)
+            conversation_id, owner_id, model = (
+                Turn.objects.filter(id=turn_id)
+                .values_list("conversation_id", "conversation__owner_id", "model")
+                .get()
+            )
+            Conversation.objects.filter(id=conversation_id).update(updated=now)
+            count_usage(owner_id, model, usage, now)
     return updated == 1
+
+
+def count_usage(user_id: int, model: str, usage: dict[str, Any] | None, now: Any) -> None:
+    """Add one ended turn to the day's usage row of (user, team, model), in the
+    caller's transaction: an increment where the row exists, else an insert; an
+    insert that loses a race to the unique constraint increments the winner's row.
+    The team is the one the turn counts for (conversations/access.py)."""
+    day = now.astimezone(UTC).date()
+    tokens = tokens_of(usage)
+    team_id = access.team_for(user_id, model)
+    team = {"team_id": team_id} if team_id is not None else {"team__isnull": True}
+    rows = DailyUsage.objects.filter(day=day, user_id=user_id, model=model, **team)
+    increments = {name: F(name) + value for name, value in tokens.items()}
+    if not rows.update(turns=F("turns") + 1, **increments):
+        try:
+            # A savepoint: the turn's save survives a lost race. bulk_create sends no
+            # post_save, which would drop the quota figures this process keeps.
+            with transaction.atomic():
+                row = DailyUsage(
+                    day=day, user_id=user_id, team_id=team_id, model=model, turns=1, **tokens
+                )
+                DailyUsage.objects.bulk_create([row])
+        except IntegrityError:
+            rows.update(turns=F("turns") + 1, **increments)
+    transaction.on_commit(functools.partial(quota.note_usage, user_id, day, tokens["total_tokens"]))
 
 
 def claim_stale_turns(conversation_id: Any | None = None) -> list[Turn]:

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from conversations.models import Conversation, Turn
 
@@ -17,8 +20,16 @@ class TurnInline(admin.StackedInline):  # type: ignore[type-arg]
         "usage",
         "timings",
         "error",
+        "error_detail",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("Error detail"))
+    def error_detail(self, turn: Turn) -> Any:
+        # The provider's or library's own text (keys scrubbed): what the person was
+        # spared, and what an admin needs to fix a provider.
+        error = turn.error
+        return error.get("detail", "") if isinstance(error, dict) else ""
 
 
 @admin.register(Conversation)

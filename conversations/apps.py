@@ -5,5 +5,5 @@ class ConversationsConfig(AppConfig):
     name = "conversations"
 
     def ready(self) -> None:
-        # Connects the signals that keep resolved models fresh.
-        from conversations import catalog  # noqa: F401
+        # Connects the signals that keep resolved models, access and quotas fresh.
+        from conversations import access, catalog, quota  # noqa: F401

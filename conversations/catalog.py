@@ -3,6 +3,10 @@
 Resolving costs two queries and a decryption; every turn start needs it, so the
 answer is kept for CHAT_MODEL_CACHE_SECONDS. A change made in the admin clears
 this process's copy at once (signals); other processes see it within that time.
+
+Whether the person may use the model is asked of conversations/access.py, before
+anything else about the model is said: a model they may not use gets the very
+error of a model that does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
+from conversations import access
 from conversations.errors import ClientError
 from providers.models import ApiKey, ApiStyle, ChatModel, Provider
 
@@ -29,14 +34,21 @@ _lock = threading.Lock()
 _cache: dict[str, tuple[float, Resolved]] = {}
 
 
-def resolve_model(ref: Any) -> Resolved:
-    """`<provider name>/<model id>`, split on the first `/` (ids may contain `/`)."""
+def _unknown(ref: str) -> ClientError:
+    return ClientError("invalid_model", f"No enabled model {ref!r}.")
+
+
+def resolve_model(ref: Any, user: Any) -> Resolved:
+    """`<provider name>/<model id>`, split on the first `/` (ids may contain `/`),
+    if `user` may use it (conversations/access.py)."""
     if not isinstance(ref, str) or "/" not in ref:
         raise ClientError("invalid_model", "model must be '<provider>/<model id>'.")
     now = time.monotonic()
     with _lock:
         hit = _cache.get(ref)
     if hit is not None and hit[0] > now:
+        if not access.may_use(user, hit[1].model):
+            raise _unknown(ref)
         return hit[1]
     provider_name, model_id = ref.split("/", 1)
     model = (
@@ -45,8 +57,8 @@ def resolve_model(ref: Any) -> Resolved:
         .filter(enabled=True, provider__enabled=True)
         .first()
     )
-    if model is None:
-        raise ClientError("invalid_model", f"No enabled model {ref!r}.")
+    if model is None or not access.may_use(user, model):
+        raise _unknown(ref)
     api_key = ""
     if model.provider.style != ApiStyle.DEMO:
         key = model.provider.active_key()

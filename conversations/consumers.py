@@ -16,6 +16,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from conversations import actions, plans
 from conversations.errors import ClientError
@@ -32,11 +34,38 @@ logger = logging.getLogger(__name__)
 TERMINAL = frozenset({"turn.completed", "turn.failed", "turn.stopped"})
 
 
+def socket_language(scope: dict[str, Any]) -> str:
+    """The language of the socket's person, as LocaleMiddleware would pick it for a page
+    (there is no URL prefix): the switcher's cookie, else Accept-Language, else the default."""
+    wanted: list[str] = []
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    if cookie:
+        wanted.append(cookie)
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            header = value.decode("latin-1")
+            wanted += [lang for lang, _q in parse_accept_lang_header(header) if lang != "*"]
+    for code in wanted:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def too_large(detail: str) -> ClientError:
+    # An oversized frame is an oversized message to the person: one sentence, one limit.
+    return ClientError(
+        "too_large", detail, values={"limit": f"{settings.CHAT_MAX_MESSAGE_CHARS:,}"}
+    )
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     # No channel of its own on the layer: turn events come from conversations.live.fanout
     # (and from other processes over Redis pub/sub). An alias not configured means none.
     channel_layer_alias = "none: see conversations.live.fanout"
     conversation_id: str
+    language: str = settings.LANGUAGE_CODE  # of `error` frames: decided at connect
     _watchdog: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -49,6 +78,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.conversation_id = str(conversation.id)
+        self.language = socket_language(self.scope)
         # Highest seq sent on this socket, per followed turn; running ones are watched.
         self.sent: dict[str, int] = {}
         self.open_turns: dict[str, float] = {}  # turn id -> when we last heard of it
@@ -73,7 +103,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 raise ClientError("bad_frame", "Frames must be JSON text, not binary.")
             # Bound the work before parsing: the content limit plus room for JSON escapes.
             if len(text_data) > settings.CHAT_MAX_MESSAGE_CHARS * 6 + 4096:
-                raise ClientError("too_large", "The frame is too large.")
+                raise too_large("The frame is too large.")
             try:
                 frame = json.loads(text_data)
             except ValueError:
@@ -90,17 +120,21 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 raise ClientError("unknown_type", f"Unknown frame type {frame.get('type')!r}.")
             await handler(frame)
         except ClientError as exc:
-            await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            logger.debug("error frame %s: %s", exc.code, exc.detail)
+            with translation.override(self.language):
+                message = exc.message
+            # Some errors say more than code and message (quota_exceeded: resets_at).
+            extra = getattr(exc, "fields", {})
+            await self.send_json({"type": "error", "code": exc.code, "message": message, **extra})
 
     async def on_user_message(self, frame: dict[str, Any]) -> None:
         content = frame.get("content")
         if not isinstance(content, str) or not content.strip():
             raise ClientError("invalid_content", "content must be a non-empty string.")
         if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
-            raise ClientError(
-                "too_large",
+            raise too_large(
                 f"The message has {len(content):,} characters; "
-                f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}.",
+                f"the limit is {settings.CHAT_MAX_MESSAGE_CHARS:,}."
             )
         parent = frame.get("parent", plans.ACTIVE_BRANCH)
         if parent is not None and parent is not plans.ACTIVE_BRANCH and not isinstance(parent, str):

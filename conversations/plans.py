@@ -20,6 +20,7 @@ from conversations.catalog import Resolved, resolve_model
 from conversations.context import build_context
 from conversations.errors import Busy, ClientError
 from conversations.models import Turn
+from conversations.quota import check_quota
 from providers.clients.base import StreamRequest
 from providers.models import ChatModel
 
@@ -60,7 +61,14 @@ def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
     if unknown:
         raise ClientError("invalid_options", f"Unknown options: {', '.join(sorted(unknown))}.")
     thinking = options.get("thinking") or model.default_thinking or None
-    effort = options.get("effort") or model.default_effort or None
+    effort = options.get("effort") or None
+    if effort is None and model.default_effort:
+        # The default effort is for thinking: with it off, a model takes no effort
+        # (DeepSeek V4) or only "minimal" (Ark responses); only an explicit one errs.
+        if thinking != "disabled":
+            effort = model.default_effort
+        elif "minimal" in model.efforts:
+            effort = "minimal"
     if thinking is not None and thinking not in model.thinking_modes:
         accepted = ", ".join(model.thinking_modes) or "none"
         raise ClientError(
@@ -129,11 +137,12 @@ def prepare_turn(
     to start again from the root; left out, it follows the active branch (the newest
     turn's path).
 
-    Raises ClientError for a bad model, options or parent; Busy when a turn of the
-    conversation is running.
+    Raises ClientError for a bad model (or one the person may not use), options or
+    parent, or QuotaExceeded; Busy when a turn of the conversation is running.
     """
-    resolved = resolve_model(model_ref)
+    resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
+    check_quota(user)
     turns = _tree(conversation_id)
     if parent is ACTIVE_BRANCH:
         parent_id = str(turns[-1].id) if turns else None
@@ -167,8 +176,9 @@ def prepare_regenerate(
         model_ref = answered.model
         if options is None:
             options = answered.options or None
-    resolved = resolve_model(model_ref)
+    resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
+    check_quota(user)
     context = path_to(turns, answered.parent_id)
     if not context or context[-1].role != Turn.Role.USER:
         raise ClientError("not_found", "That turn answers no message.")

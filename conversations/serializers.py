@@ -5,7 +5,11 @@ from typing import Any
 from conversations.models import Conversation, Turn
 
 
-def turn_json(turn: Turn) -> dict[str, Any]:
+def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
+    error = turn.error
+    if isinstance(error, dict) and not staff:
+        # The technical detail (the provider's or library's text) is for admins.
+        error = {k: v for k, v in error.items() if k != "detail"}
     return {
         "id": str(turn.id),
         "parent": str(turn.parent_id) if turn.parent_id else None,
@@ -16,17 +20,20 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "model": turn.model,
         "usage": turn.usage,
         "timings": turn.timings,
-        "error": turn.error,
+        "error": error,
         "seq": turn.seq,
         "created": turn.created.isoformat(),
     }
 
 
-def conversation_json(conversation: Conversation, turns: list[Turn]) -> dict[str, Any]:
+def conversation_json(
+    conversation: Conversation, turns: list[Turn], *, staff: bool = False
+) -> dict[str, Any]:
+    """`staff`: the reader is staff and may see each error's `detail`."""
     return {
         "id": str(conversation.id),
         "title": conversation.title,
         "created": conversation.created.isoformat(),
         "updated": conversation.updated.isoformat(),
-        "turns": [turn_json(t) for t in turns],
+        "turns": [turn_json(t, staff=staff) for t in turns],
     }

@@ -3,13 +3,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
-from conversations import actions
+from conversations import access, actions, plans
+from conversations.errors import ClientError
+from conversations.export import conversation_markdown
 from conversations.live.lifecycle import sweep_sync
 from conversations.models import Conversation
 from conversations.serializers import conversation_json
@@ -32,27 +36,29 @@ def _sidebar(request: HttpRequest) -> Any:
     return Conversation.objects.for_user(request.user).order_by("-updated")[:100]
 
 
-def _models() -> list[ChatModel]:
-    return list(
-        ChatModel.objects.select_related("provider")
-        .filter(enabled=True, provider__enabled=True)
-        .order_by("provider__name", "model_id")
+def _page(request: HttpRequest, **context: Any) -> HttpResponse:
+    context.update(
+        conversations=_sidebar(request),
+        models=_models(request),
+        max_message_chars=settings.CHAT_MAX_MESSAGE_CHARS,
     )
+    return render(request, "chat.html", context)
+
+
+def _models(request: HttpRequest) -> list[ChatModel]:
+    # Only those the person may use (conversations/access.py decides).
+    return access.models_for(request.user)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat.html", {"conversations": _sidebar(request), "models": _models()})
+    return _page(request)
 
 
 @login_required
 def conversation_page(request: HttpRequest, conversation_id: str) -> HttpResponse:
     conversation, _turns = _load(request, conversation_id)
-    return render(
-        request,
-        "chat.html",
-        {"conversation": conversation, "conversations": _sidebar(request), "models": _models()},
-    )
+    return _page(request, conversation=conversation)
 
 
 # --- JSON API ---------------------------------------------------------------
@@ -89,7 +95,7 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "PATCH", "DELETE"])
 def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse:
     if not request.user.is_authenticated:
         return json_error(403, "forbidden", "Sign in first.")
@@ -97,7 +103,37 @@ def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse
         conversation, turns = _load(request, conversation_id)
     except Http404:
         return json_error(404, "not_found", "No such conversation.")
-    return JsonResponse(conversation_json(conversation, turns))
+    if request.method == "PATCH":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+            return json_error(400, "bad_json", "The body must be JSON with a string title.")
+        actions.rename_conversation(conversation, body["title"])
+        return JsonResponse({"id": str(conversation.id), "title": conversation.title})
+    if request.method == "DELETE":
+        try:
+            actions.delete_conversation(conversation)
+        except ClientError as exc:
+            return json_error(409, exc.code, exc.message)
+        return JsonResponse({}, status=204)
+    return JsonResponse(conversation_json(conversation, turns, staff=request.user.is_staff))
+
+
+@login_required
+@require_http_methods(["GET"])
+def conversation_download(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """The branch ending at `?turn=` (default: the newest turn) as a Markdown file."""
+    conversation, turns = _load(request, conversation_id)
+    last = request.GET.get("turn") or (str(turns[-1].id) if turns else None)
+    path = plans.path_to(turns, last)
+    response = HttpResponse(
+        conversation_markdown(conversation, path), content_type="text/markdown; charset=utf-8"
+    )
+    name = slugify(conversation.title)[:60] or "conversation"
+    response["Content-Disposition"] = f'attachment; filename="{name}.md"'
+    return response
 
 
 def redirect_home(request: HttpRequest) -> HttpResponse:

@@ -109,3 +109,7 @@ class ChatModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("provider")
+
+
+# Teams and usage have admin modules of their own.
+from providers import team_admin, usage_admin  # noqa: E402, F401

@@ -128,3 +128,9 @@ class ChatModel(models.Model):
         limit, default = self.max_output_tokens_limit, self.max_output_tokens
         if limit and default and default > limit:
             raise ValidationError({"max_output_tokens": "Above the limit."})
+
+
+# Teams and the usage aggregate live in modules of their own; imported here so
+# Django finds the models.
+from providers.teams import Team  # noqa: E402, F401
+from providers.usage import DailyUsage  # noqa: E402, F401

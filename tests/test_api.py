@@ -86,6 +86,66 @@ def test_another_users_conversation_is_404(client, alice, bob, conversation):
     assert client.get("/api/conversations/not-a-uuid/").status_code == 404
     listed = client.get("/api/conversations/").json()["conversations"]
     assert listed == []
+    # Nor can they rename, delete or download it.
+    url = f"/api/conversations/{conversation.id}/"
+    assert client.patch(url, {"title": "x"}, content_type="application/json").status_code == 404
+    assert client.delete(url).status_code == 404
+    assert client.get(f"/c/{conversation.id}/download.md").status_code == 404
+    conversation.refresh_from_db()
+    assert conversation.title != "x"
+
+
+def _two_branches(conversation):  # type: ignore[no-untyped-def]
+    q = Turn.objects.create(
+        conversation=conversation, index=0, role="user", content="q ```` x", status="completed"
+    )
+    first = Turn.objects.create(
+        conversation=conversation,
+        index=1,
+        parent=q,
+        role="assistant",
+        content="first **answer**",
+        reasoning_content="```\nclose me\n```\n````",
+        status="stopped",
+        model="fake/fake-r1",
+    )
+    second = Turn.objects.create(
+        conversation=conversation,
+        index=2,
+        parent=q,
+        role="assistant",
+        content="second answer",
+        status="completed",
+        model="fake/fake-r1",
+    )
+    return first, second
+
+
+def test_rename_delete_and_download(client, alice, conversation):
+    client.force_login(alice)
+    url = f"/api/conversations/{conversation.id}/"
+    resp = client.patch(url, {"title": "  Ocean \n notes  "}, content_type="application/json")
+    assert resp.status_code == 200 and resp.json()["title"] == "Ocean notes"
+    assert client.patch(url, "[]", content_type="application/json").status_code == 400
+
+    first, second = _two_branches(conversation)
+    # The branch asked for, or the newest by default; reasoning folded in a fence that
+    # nothing in it can close.
+    text = client.get(f"/c/{conversation.id}/download.md?turn={first.id}").content.decode()
+    assert text.startswith("# Ocean notes\n") and "first **answer**" in text
+    assert "second answer" not in text and "Stopped before the end." in text
+    assert "<details>" in text and "`````text\n```\nclose me\n```\n````\n`````" in text
+    resp = client.get(f"/c/{conversation.id}/download.md")
+    assert "second answer" in resp.content.decode() and "first" not in resp.content.decode()
+    assert resp["Content-Disposition"] == 'attachment; filename="ocean-notes.md"'
+
+    # Not while a turn runs (its runner still writes), then for good.
+    Turn.objects.filter(id=second.id).update(status="streaming")
+    assert client.delete(url).status_code == 409
+    Turn.objects.filter(id=second.id).update(status="completed")
+    assert client.delete(url).status_code == 204
+    assert not Conversation.objects.filter(id=conversation.id).exists()
+    assert not Turn.objects.filter(conversation_id=conversation.id).exists()
 
 
 def test_stale_streaming_turn_is_marked_incomplete_on_read(client, alice, conversation):

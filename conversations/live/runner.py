@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from conversations import actions
+from conversations.errors import INTERNAL, INTERRUPTED, sent_error, stored_error
 from conversations.live.db import run_db
 from conversations.live.fanout import Fanout, get_fanout
 from conversations.live.keeper import get_keeper
@@ -151,13 +152,16 @@ class TurnRunner:
         except asyncio.CancelledError:
             # The process is going away (shutdown): keep what we have, mark it.
             status = Turn.Status.INCOMPLETE
-            error = ProviderError(actions.INTERRUPTED_MESSAGE)
+            error = ProviderError(
+                "Cancelled: the server process was shutting down.", plain=INTERRUPTED
+            )
             error.code = "interrupted"
             await asyncio.shield(self._finish(status, error))
             raise
         except Exception as exc:  # a bug must not leave the turn streaming forever
             logger.exception("turn %s failed", self.turn_id)
-            error = ProviderError(f"Internal error: {type(exc).__name__}")
+            # Only the type: the text could carry anything (the log has the traceback).
+            error = ProviderError(f"Internal error: {type(exc).__name__}", plain=INTERNAL)
             error.code = "internal"
             status = Turn.Status.FAILED
         finally:
@@ -311,6 +315,9 @@ class TurnRunner:
 
     async def _finish(self, status: str, error: ProviderError | None) -> None:
         get_keeper().discard(self)  # no checkpoint after (or racing) the final save
+        if error is None and status not in (Turn.Status.COMPLETED, Turn.Status.STOPPED):
+            error = ProviderError("The turn failed without an error.", plain=INTERNAL)
+            error.code = "failed"  # should not happen; still, the person is told something
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -319,7 +326,7 @@ class TurnRunner:
         async with self._publish_lock:
             usage = (self.usage or Usage()).as_dict()
             timings = self._timings()
-            error_dict = {"code": error.code, "message": error.message} if error else None
+            error_dict = stored_error(error) if error else None
             seq = self.seq + 1
             stored = await self._store_final(status, seq, usage, timings, error_dict)
             if not stored:
@@ -329,8 +336,9 @@ class TurnRunner:
                 Turn.Status.STOPPED: "turn.stopped",
             }.get(status, "turn.failed")  # type: ignore[call-overload]
             fields: dict[str, Any] = {"usage": usage, "timings": timings}
-            if type_ == "turn.failed":
-                fields["error"] = error_dict or {"code": "failed", "message": "The turn failed."}
+            if type_ == "turn.failed" and error_dict is not None:
+                # The detail is for admins: the socket gets the code and the sentence.
+                fields["error"] = sent_error(error_dict)
             await self._send([self._event(type_, **fields)])
         try:
             await self.log.close(self.turn_id)

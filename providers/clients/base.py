@@ -2,8 +2,9 @@
 
 A client turns one `StreamRequest` into an async stream of typed events:
 `ReasoningDelta`, `ContentDelta`, `Usage`, and finally `Done`. Anything that
-goes wrong becomes a `ProviderError` with a stable `code` the runner shows to the
-user; `retryable` says whether trying again (only before the first token) may help.
+goes wrong becomes a `ProviderError` with a stable `code`, the technical `message`
+(for admins and logs) and a plain-words one for the person (`user_message()`);
+`retryable` says whether trying again (only before the first token) may help.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 import aiohttp
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 Thinking = Literal["enabled", "disabled", "auto"]
 Effort = Literal["minimal", "low", "medium", "high", "max"]
@@ -69,49 +72,120 @@ class Done:
 Event = ReasoningDelta | ContentDelta | Usage | Done
 
 
+# What a person reads: what happened and what they can do. The runner stores them in
+# English; static/chat/errors.js has the same sentences, word for word, and translates
+# them in the page (tests/test_error_messages.py checks both lists agree).
+CONNECT_FAILED = _(
+    "The model's provider could not be reached. Try again in a moment; if it keeps "
+    "failing, an admin can check the provider's address and the server's network."
+)
+BAD_URL = _("The provider's address is not a usable URL. An admin needs to fix its base URL.")
+AUTH = _("The provider refused the API key. An admin needs to check the provider's keys.")
+RATE_LIMITED = _("The provider is rate-limiting requests. Wait a moment and try again.")
+NO_CREDIT = _("The provider's account has run out of credit. An admin needs to top it up.")
+REDIRECTED = _(
+    "The provider's address redirects elsewhere (HTTP %(status)s). "
+    "An admin needs to check its base URL."
+)
+REFUSED = _("The provider refused the request: %(reason)s")
+REFUSED_PLAIN = _("The provider refused the request. Try other options or another model.")
+THINKING_OFF_EFFORT = _(
+    "With thinking off, this model only accepts minimal effort. "
+    "Turn thinking on or set the effort to minimal."
+)
+HTTP_ERROR = _("The provider answered with an error (HTTP %(status)s): %(reason)s")
+UNAVAILABLE = _("The provider is not answering right now. Try again in a moment.")
+SERVER_ERROR = _("The provider had a problem (HTTP %(status)s). Try again in a moment.")
+SERVER_ERROR_SAID = _(
+    "The provider had a problem (HTTP %(status)s). Try again in a moment. "
+    "The provider said: %(reason)s"
+)
+FAILED = _("The provider could not finish the answer. Try again in a moment.")
+FAILED_SAID = _("The provider stopped with an error: %(reason)s")
+UNREADABLE = _(
+    "The provider's answer could not be read. Try again; if it keeps failing, "
+    "an admin can check the provider's settings."
+)
+CUT = _(
+    "The connection to the provider broke, so the answer is cut off. "
+    "The part that arrived is kept; regenerate to try again."
+)
+STALLED = _(
+    "The provider stopped sending, so the answer is cut off. "
+    "The part that arrived is kept; regenerate to try again."
+)
+
+
 class ProviderError(Exception):
+    """`message` is the technical text (keys scrubbed): stored as the turn's `detail`,
+    shown to admins. What the person reads is `plain`, filled in with `values`."""
+
     code = "upstream_error"
     retryable = False
+    plain: str | Promise = FAILED
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool | None = None,
+        plain: str | Promise | None = None,
+        values: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         if retryable is not None:
             self.retryable = retryable
+        if plain is not None:
+            self.plain = plain
+        self.values = values or {}
+
+    def user_message(self) -> str:
+        """The plain-words message in the active language."""
+        text = str(self.plain)
+        return text % self.values if self.values else text
 
 
 class AuthError(ProviderError):
     code = "auth"
+    plain = AUTH
 
 
 class RateLimited(ProviderError):
     code = "rate_limited"
     retryable = True
+    plain = RATE_LIMITED
 
 
 class BadRequest(ProviderError):
     code = "bad_request"
+    plain = REFUSED_PLAIN
 
 
 class UpstreamUnavailable(ProviderError):
     code = "upstream_unavailable"
     retryable = True
+    plain = UNAVAILABLE
 
 
 class StreamCut(ProviderError):
     """The stream ended without its end: the answer so far is incomplete."""
 
     code = "cut"
+    plain = CUT
 
 
 class Stalled(ProviderError):
     code = "stalled"
+    plain = STALLED
 
 
 class ConnectFailed(ProviderError):
     code = "connect_failed"
     retryable = True
+    plain = CONNECT_FAILED
 
 
 @dataclass
@@ -157,25 +231,46 @@ def error_from_response(status: int, body: bytes, scrub: Any = lambda s: s) -> P
     Ark's `{"error": {"code": "InvalidParameter", "message": ...}}`, Qianfan's
     `{"error_code", "error_msg"}` and a bare text body.
     """
-    message = ""
+    said = ""  # the provider's own words, from a JSON error object
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         data = None
     if isinstance(data, dict):
-        message = error_message(data)
-    if not message:
-        message = body.decode("utf-8", "replace").strip()[:500] or _reason(status)
-    message = scrub(f"HTTP {status}: {message}")
+        said = scrub(error_message(data))
+    # Scrubbed before it is cut: a key cut in two would no longer match.
+    text = scrub(body.decode("utf-8", "replace").strip())[:500]
+    message = f"HTTP {status}: {said or text or _reason(status)}"
+    # An HTML page (a proxy's, a wrong base URL's) is no sentence for a person.
+    reason = said[:500] or (text if not text.startswith("<") else "") or _reason(status)
+    values = {"status": status, "reason": reason}
     if status in (401, 403):
         return AuthError(message, status=status)
     if status == 429:
         return RateLimited(message, status=status)
+    if status == 402:  # DeepSeek and others: "Insufficient Balance"
+        return ProviderError(message, status=status, plain=NO_CREDIT)
+    if 300 <= status < 400:  # redirects are not followed: the base URL is wrong
+        return ProviderError(message, status=status, plain=REDIRECTED, values=values)
     if status in (400, 404, 409, 413, 422):
-        return BadRequest(message, status=status)
+        return BadRequest(message, status=status, plain=REFUSED, values=values)
     if status >= 500:
-        return UpstreamUnavailable(message, status=status, retryable=status in (500, 502, 503, 504))
-    return ProviderError(message, status=status)
+        # Only a JSON error's own words: a 502's body is usually a proxy's HTML page.
+        return UpstreamUnavailable(
+            message,
+            status=status,
+            retryable=status in (500, 502, 503, 504),
+            plain=SERVER_ERROR_SAID if said else SERVER_ERROR,
+            values=values,
+        )
+    return ProviderError(message, status=status, plain=HTTP_ERROR, values=values)
+
+
+def stream_error(said: str, fallback: str) -> ProviderError:
+    """An error the provider reported inside a 2xx stream (`said`: its words, scrubbed)."""
+    if said:
+        return ProviderError(said, plain=FAILED_SAID, values={"reason": said})
+    return ProviderError(fallback)
 
 
 def _reason(status: int) -> str:

@@ -21,6 +21,7 @@ from providers.clients.base import (
     StreamRequest,
     Usage,
     error_message,
+    stream_error,
 )
 from providers.clients.sse import iter_sse
 from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
@@ -75,8 +76,8 @@ class ChatCompletionsClient(BaseClient):
                     if not isinstance(chunk, dict):
                         continue
                     if chunk.get("error") or chunk.get("error_code"):  # Qianfan: error_code
-                        message = error_message(chunk) or "The provider reported an error."
-                        raise ProviderError(self.scrub(message))
+                        said = self.scrub(error_message(chunk))
+                        raise stream_error(said, "The provider reported an error.")
                     if isinstance(chunk.get("usage"), dict):
                         usage = usage_from(chunk["usage"])
                     for choice in chunk.get("choices") or ():

@@ -46,12 +46,18 @@ def reasoning_text(topic: str) -> str:
     )
 
 
-def answer_text(topic: str) -> str:
+def answer_text(topic: str, thinking: bool = True) -> str:
+    seen = (
+        "- the reasoning streamed first, in its own panel;\n"
+        "- this answer streams after it, word by word;\n"
+        if thinking
+        else "- thinking was switched off, so no reasoning came first;\n"
+        "- this answer streams word by word;\n"
+    )
     return (
         f"**This is the offline demo.** You wrote: *{topic}*\n\n"
         "What you just saw:\n\n"
-        "- the reasoning streamed first, in its own panel;\n"
-        "- this answer streams after it, word by word;\n"
+        f"{seen}"
         "- only this answer would go back to a model in the next turn.\n\n"
         "To talk to a real model, add a provider with "
         "`python manage.py add_provider` and pick it in the model menu."
@@ -70,8 +76,9 @@ class DemoClient(BaseClient):
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
         delay = float(settings.DEMO_DELAY_SECONDS)
         topic = topic_of(request)
-        reasoning = [] if request.thinking == "disabled" else words(reasoning_text(topic))
-        answer = words(answer_text(topic))
+        thinking = request.thinking != "disabled"
+        reasoning = words(reasoning_text(topic)) if thinking else []
+        answer = words(answer_text(topic, thinking))
         for piece in reasoning:
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -11,17 +11,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from providers.clients.base import (
+    THINKING_OFF_EFFORT,
     BadRequest,
     BaseClient,
     ContentDelta,
     Done,
     Event,
-    ProviderError,
     ReasoningDelta,
     StreamCut,
     StreamRequest,
     Usage,
     error_message,
+    stream_error,
 )
 from providers.clients.sse import iter_sse
 from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
@@ -50,7 +51,8 @@ class ResponsesClient(BaseClient):
         if request.thinking == "disabled" and request.effort not in (None, "minimal"):
             raise BadRequest(
                 "Thinking is disabled, so reasoning effort must be 'minimal' "
-                f"(got '{request.effort}')."
+                f"(got '{request.effort}').",
+                plain=THINKING_OFF_EFFORT,
             )
 
     def payload(self, request: StreamRequest) -> dict[str, Any]:
@@ -104,13 +106,11 @@ class ResponsesClient(BaseClient):
                 elif kind == "response.failed":
                     body = event.get("response")
                     error = body.get("error") if isinstance(body, dict) else None
-                    message = error_message({"error": error}) if error else ""
-                    raise ProviderError(
-                        self.scrub(message or "The provider reported that the response failed.")
-                    )
+                    said = self.scrub(error_message({"error": error})) if error else ""
+                    raise stream_error(said, "The provider reported that the response failed.")
                 elif kind == "error":
-                    message = error_message(event) or "The provider reported an error."
-                    raise ProviderError(self.scrub(message))
+                    said = self.scrub(error_message(event))
+                    raise stream_error(said, "The provider reported an error.")
         if not finished:
             raise StreamCut(CUT_MESSAGE)
         if usage is not None:

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 
 from providers.clients.base import (
+    BAD_URL,
+    UNREADABLE,
     BaseClient,
     ConnectFailed,
     ProviderError,
@@ -46,7 +48,9 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
             answered = True
             yield response.content.iter_any()
     except aiohttp.ConnectionTimeoutError as exc:
-        raise ConnectFailed(f"Could not connect to the provider: timed out ({exc})") from exc
+        raise ConnectFailed(
+            client.scrub(f"Could not connect to the provider: timed out ({exc})")
+        ) from exc
     except aiohttp.SocketTimeoutError as exc:
         idle = client.http.timeout.sock_read
         waited = f"{idle:g} seconds" if idle is not None else "too long"
@@ -55,7 +59,9 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
         raise ConnectFailed(client.scrub(f"Could not connect to the provider: {exc}")) from exc
     except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
         raise ConnectFailed(
-            client.scrub(f"The provider's base URL is not usable: {exc}"), retryable=False
+            client.scrub(f"The provider's base URL is not usable: {exc}"),
+            retryable=False,
+            plain=BAD_URL,
         ) from exc
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         # Cut mid-body, reset, or closed before any answer.
@@ -65,7 +71,9 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
             "The provider closed the connection without answering.", retryable=True
         ) from exc
     except aiohttp.ClientError as exc:  # e.g. a malformed response
-        raise ProviderError(client.scrub(f"Could not read the provider's answer: {exc}")) from exc
+        raise ProviderError(
+            client.scrub(f"Could not read the provider's answer: {exc}"), plain=UNREADABLE
+        ) from exc
 
 
 def parse_chunk(client: BaseClient, data: str) -> Any:
@@ -74,7 +82,9 @@ def parse_chunk(client: BaseClient, data: str) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise ProviderError(
-            client.scrub(f"The provider sent a stream chunk that is not JSON: {data[:200]!r}")
+            # Scrubbed before it is cut: a key cut in two would no longer match.
+            f"The provider sent a stream chunk that is not JSON: {client.scrub(data)[:200]!r}",
+            plain=UNREADABLE,
         ) from exc
 
 

@@ -1,12 +1,11 @@
 // The chat page: renders stored turns, streams live ones over the websocket.
-// Text is always inserted as text (textContent / Text nodes), never as HTML.
+// Text is always inserted as text (textContent / Text nodes) or through the
+// sanitizing Markdown renderer, never as raw HTML.
 
-// Strings go through Django's JavaScript catalog (loaded before this module).
-const _ = (s) => (window.gettext ? window.gettext(s) : s);
-// fmt(_("… %(name)s …"), {name}): the translated pattern, filled in.
-const fmt = (s, values) => s.replace(/%\((\w+)\)s/g, (m, k) => String(values[k]));
-
+import { describeError } from "./errors.js";
 import { createMarkdownView, preload } from "./markdown.js";
+import { _, api, el, fmt, showNotice, titleFrom } from "./util.js";
+import { conversationAbandoned, conversationOpened, setDownloadTurn, setTitle } from "./conversations.js";
 
 const root = document.getElementById("chat");
 const messagesEl = document.getElementById("messages");
@@ -17,33 +16,14 @@ const stopBtn = document.getElementById("stop");
 const modelSel = document.getElementById("model");
 const thinkingSel = document.getElementById("thinking");
 const effortSel = document.getElementById("effort");
-const notice = document.getElementById("notice");
 const connectionEl = document.getElementById("connection");
+const titleEl = document.getElementById("title");
 
 let conversationId = root.dataset.conversation || null;
 let socket = null;
 let reconnectDelay = 500;
 let runningTurn = null; // id of the turn streaming now, if any
 const pendingFrames = [];
-
-function csrfToken() {
-  const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function showNotice(message) {
-  notice.textContent = message;
-  notice.hidden = false;
-  clearTimeout(showNotice.timer);
-  showNotice.timer = setTimeout(() => { notice.hidden = true; }, 8000);
-}
 
 const PENDING = "pending"; // a turn was asked for; its id is not known yet
 
@@ -70,39 +50,79 @@ function fillSelect(select, values, label, fallback) {
   for (const v of values) select.append(new Option(fmt(_("%(label)s: %(value)s"), { label, value: choiceName(v) }), v));
 }
 
-function updateOptions() {
+const split = (s) => (s ? s.split(",").filter(Boolean) : []);
+
+function updateThinking() {
   const opt = modelSel.selectedOptions[0];
-  const split = (s) => (s ? s.split(",").filter(Boolean) : []);
   fillSelect(thinkingSel, split(opt && opt.dataset.thinking), _("Thinking"), opt && opt.dataset.defaultThinking);
-  fillSelect(effortSel, split(opt && opt.dataset.efforts), _("Effort"), opt && opt.dataset.defaultEffort);
-  localStorage.setItem("chat.model", modelSel.value);
 }
 
-const savedModel = localStorage.getItem("chat.model");
-if (savedModel && [...modelSel.options].some((o) => o.value === savedModel)) modelSel.value = savedModel;
-modelSel.addEventListener("change", updateOptions);
-updateOptions();
+// Effort follows thinking: with thinking off a model takes no effort, or only
+// "minimal" (Ark); offering another would be a request the provider refuses.
+function updateEffort() {
+  const opt = modelSel.selectedOptions[0];
+  const thinking = thinkingSel.value || (opt && opt.dataset.defaultThinking);
+  let efforts = split(opt && opt.dataset.efforts);
+  let fallback = opt && opt.dataset.defaultEffort;
+  if (thinking === "disabled") {
+    efforts = efforts.filter((e) => e === "minimal");
+    fallback = efforts[0] || "";
+  }
+  const was = effortSel.value;
+  fillSelect(effortSel, efforts, _("Effort"), fallback);
+  if (efforts.includes(was)) effortSel.value = was;
+}
+
+// The choice is remembered per conversation (and the last one used for a new chat).
+const optionsKey = () => `chat.options.${conversationId || "new"}`;
+
+function saveOptions() {
+  const choice = JSON.stringify({ model: modelSel.value, thinking: thinkingSel.value, effort: effortSel.value });
+  localStorage.setItem(optionsKey(), choice);
+  localStorage.setItem("chat.options.new", choice);
+}
+
+function restoreOptions(fallbackModel) {
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(optionsKey()) || "{}") || {}; } catch { saved = {}; }
+  const has = (select, v) => v && [...select.options].some((o) => o.value === v);
+  const model = has(modelSel, saved.model) ? saved.model : fallbackModel;
+  if (has(modelSel, model)) modelSel.value = model;
+  updateThinking();
+  if (has(thinkingSel, saved.thinking)) thinkingSel.value = saved.thinking;
+  updateEffort();
+  if (has(effortSel, saved.effort)) effortSel.value = saved.effort;
+}
+
+modelSel.addEventListener("change", () => { updateThinking(); updateEffort(); saveOptions(); });
+thinkingSel.addEventListener("change", () => { updateEffort(); saveOptions(); });
+effortSel.addEventListener("change", saveOptions);
+restoreOptions();
 
 // --- the turn tree ---------------------------------------------------------
 // A conversation is a tree (each turn has a parent); the page shows one path,
 // the active branch, with a pager wherever turns have siblings.
 
-const nodes = new Map(); // turn id -> {id, parent, role, order, ...stored fields}
+const nodes = new Map(); // turn id -> {id, parent, role, ...stored fields}
+const children = new Map(); // parent key -> its children, oldest first
 const chosen = new Map(); // parent key -> chosen child id
-let order = 0;
 
 const keyOf = (parent) => parent || "root";
 
 function addNode(turn) {
-  const node = nodes.get(turn.id) || { order: order++ };
+  let node = nodes.get(turn.id);
+  if (!node) {
+    node = {};
+    nodes.set(turn.id, node);
+    const key = keyOf(turn.parent);
+    if (!children.has(key)) children.set(key, []);
+    children.get(key).push(node);
+  }
   Object.assign(node, turn);
-  nodes.set(turn.id, node);
   return node;
 }
 
-function childrenOf(key) {
-  return [...nodes.values()].filter((n) => keyOf(n.parent) === key).sort((a, b) => a.order - b.order);
-}
+const childrenOf = (key) => children.get(key) || [];
 
 // Make `id` and its ancestors the chosen path.
 function choose(id) {
@@ -191,10 +211,11 @@ function assistantView(node) {
   answer.dataset.part = "content";
   const answerNode = markdownText(answer);
   const status = el("div", "turn-status small muted");
+  const note = el("div", "turn-note small");
   const tools = el("div", "turn-tools");
-  wrap.append(meta, details, answer, status, tools);
+  wrap.append(meta, details, answer, note, status, tools);
   const view = {
-    id: node.id, node, wrap, details, label, timer, reasoningNode, answerNode, answer, status, tools,
+    id: node.id, node, wrap, details, label, timer, reasoningNode, answerNode, answer, note, status, tools,
     seq: 0, startedAt: performance.now(), contentStarted: false, userToggled: false, tick: null,
   };
   view.extra = () => [
@@ -238,12 +259,42 @@ function renderPath() {
   });
   const empty = messagesEl.querySelector(".empty-state");
   messagesEl.replaceChildren(...(path.length || !empty ? [] : [empty]), ...shown);
+  for (const wrap of shown) grown.observe(wrap);
+  setDownloadTurn(path.length ? path[path.length - 1].id : "");
+}
+
+// --- following the stream ------------------------------------------------------
+// The view stays pinned to the newest text until the person scrolls up; then a
+// "Jump to latest" button appears. Text grows after the frame that added it
+// (Markdown renders once a frame, code and math load later), so a ResizeObserver
+// on the shown turns re-pins rather than the code that appends.
+
+const jumpBtn = document.getElementById("jump");
+let following = true;
+
+const distanceFromEnd = () => messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight;
+
+function pin() {
+  messagesEl.scrollTop = messagesEl.scrollHeight;
+}
+
+function follow(yes) {
+  following = yes;
+  jumpBtn.hidden = yes || distanceFromEnd() < 40;
 }
 
 function scrollToEnd() {
-  const nearBottom = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight < 120;
-  if (nearBottom) messagesEl.scrollTop = messagesEl.scrollHeight;
+  if (following) pin();
 }
+
+const grown = new ResizeObserver(() => { if (following) pin(); });
+
+// Pinning scrolls to the end, so any scroll that leaves the end is the person's.
+messagesEl.addEventListener("scroll", () => follow(distanceFromEnd() < 40));
+// A wheel or key up is the person too, even before the view has moved far.
+messagesEl.addEventListener("wheel", (e) => { if (e.deltaY < 0) follow(false); }, { passive: true });
+messagesEl.addEventListener("keydown", (e) => { if (["ArrowUp", "PageUp", "Home"].includes(e.key)) follow(false); });
+jumpBtn.addEventListener("click", () => { follow(true); pin(); });
 
 function startTimer(view, startedAt) {
   view.startedAt = startedAt;
@@ -291,7 +342,16 @@ function describeUsage(usage, timings) {
     if (usage.completion_tokens != null) parts.push(fmt(_("%(count)s output tokens"), { count: usage.completion_tokens.toLocaleString() }));
     if (usage.prompt_tokens != null) parts.push(fmt(_("%(count)s prompt tokens"), { count: usage.prompt_tokens.toLocaleString() }));
   }
-  if (timings && timings.total != null) parts.push(formatSeconds(timings.total));
+  if (timings) {
+    if (timings.reasoning_first_token != null) parts.push(fmt(_("first thought %(time)s"), { time: formatSeconds(timings.reasoning_first_token) }));
+    if (timings.content_first_token != null) parts.push(fmt(_("first answer %(time)s"), { time: formatSeconds(timings.content_first_token) }));
+    const first = timings.reasoning_first_token ?? timings.content_first_token;
+    const streamed = timings.total != null && first != null ? (timings.total - first) / 1000 : 0;
+    if (usage && usage.completion_tokens && streamed > 0.05) {
+      parts.push(fmt(_("%(rate)s tokens/s"), { rate: Math.round(usage.completion_tokens / streamed).toLocaleString() }));
+    }
+    if (timings.total != null) parts.push(fmt(_("total %(time)s"), { time: formatSeconds(timings.total) }));
+  }
   return parts.join(" · ");
 }
 
@@ -313,7 +373,7 @@ function finishView(view, status, data) {
   if (status === "stopped") view.status.append(el("span", "badge", _("Stopped")), " ");
   if (status === "incomplete") view.status.append(el("span", "badge badge-warn", _("Incomplete")), " ");
   if (status === "failed") view.status.append(el("span", "badge badge-error", _("Failed")), " ");
-  if (data.error) view.status.append(el("div", "turn-error", data.error.message || data.error.code));
+  if (data.error) view.status.append(el("div", "turn-error", describeError(data.error)));
   const usage = describeUsage(data.usage, data.timings);
   if (usage) view.status.append(el("span", "", usage));
 }
@@ -335,7 +395,8 @@ function fillStored(view, node) {
 
 // --- events from the server ------------------------------------------------
 
-let pendingMessage = null; // {content, parent, bubble} sent, not yet started
+let pendingMessage = null; // {content, parent, bubble, first} sent, not yet started
+const INCOMPLETE_CODES = new Set(["cut", "stalled", "interrupted"]);
 
 function dropPending(restore) {
   if (!pendingMessage) return;
@@ -348,6 +409,8 @@ function onEvent(event) {
   if (event.type === "error") {
     showNotice(event.message || event.code);
     if (event.code === "not_running") return;
+    // A refused first message leaves nothing behind: no empty conversation.
+    if (pendingMessage && pendingMessage.first) conversationAbandoned();
     dropPending(true); // what they typed is not lost
     if (!runningTurn || runningTurn === PENDING) { setRunning(null); renderPath(); }
     return;
@@ -355,6 +418,7 @@ function onEvent(event) {
   if (event.type === "turn.snapshot") {
     const view = views.get(event.turn);
     if (!view) return;
+    heard(view);
     view.reasoningNode.data = "";
     view.answerNode.data = "";
     view.contentStarted = false;
@@ -369,12 +433,14 @@ function onEvent(event) {
   const view = views.get(event.turn);
   if (!view || event.seq <= view.seq) return; // already shown
   view.seq = event.seq;
+  heard(view);
   switch (event.type) {
     case "reasoning.delta": appendReasoning(view, event.text); break;
     case "content.delta": appendContent(view, event.text); break;
     case "turn.completed": finishView(view, "completed", event); setRunning(null); break;
     case "turn.stopped": finishView(view, "stopped", event); setRunning(null); break;
-    case "turn.failed": finishView(view, event.error && event.error.code === "cut" ? "incomplete" : "failed", event); setRunning(null); break;
+    // The codes the server stores as `incomplete` (partial kept), so a reload agrees.
+    case "turn.failed": finishView(view, INCOMPLETE_CODES.has(event.error && event.error.code) ? "incomplete" : "failed", event); setRunning(null); break;
     default: break;
   }
   if (event.type.startsWith("turn.")) {
@@ -456,30 +522,81 @@ function send(frame) {
   else pendingFrames.push(frame);
 }
 
+// --- connection state ----------------------------------------------------------
+// The indicator says whether the page is live; the running turn says what a drop
+// means for it (the server goes on writing; the page catches up on reconnect).
+
+const CONNECTION_TEXT = {
+  connecting: () => _("Connecting…"),
+  open: () => _("Connected"),
+  reconnecting: () => _("Reconnecting…"),
+  offline: () => _("Offline: reconnects when the network is back"),
+};
+
+function setConnection(state) {
+  connectionEl.dataset.state = state;
+  connectionEl.textContent = CONNECTION_TEXT[state]();
+}
+
+function noteRunning(text) {
+  const view = runningTurn && views.get(runningTurn);
+  if (view) view.note.textContent = text;
+}
+
+let quietTimer = null;
+
+// Something arrived for the turn: it is live again.
+function heard(view) {
+  clearTimeout(quietTimer);
+  view.note.textContent = "";
+}
+
+let connectTimer = null;
+
+function scheduleConnect(delay) {
+  clearTimeout(connectTimer);
+  connectTimer = setTimeout(connect, delay);
+}
+
 function connect() {
-  if (!conversationId) return;
-  socket = new WebSocket(wsUrl());
-  connectionEl.textContent = _("connecting…");
-  socket.addEventListener("open", () => {
-    connectionEl.textContent = "";
+  clearTimeout(connectTimer);
+  if (!conversationId || (socket && socket.readyState <= WebSocket.OPEN)) return;
+  if (!navigator.onLine) { setConnection("offline"); return; }
+  const ws = new WebSocket(wsUrl());
+  socket = ws;
+  if (connectionEl.dataset.state === "idle") setConnection("connecting");
+  ws.addEventListener("open", () => {
+    setConnection("open");
     reconnectDelay = 500;
     if (runningTurn && runningTurn !== PENDING) {
       const view = views.get(runningTurn);
-      socket.send(JSON.stringify({ type: "resume", turn: runningTurn, after_seq: view ? view.seq : 0 }));
+      ws.send(JSON.stringify({ type: "resume", turn: runningTurn, after_seq: view ? view.seq : 0 }));
+      // Silence after a resume: the process writing the turn may have stopped;
+      // another one marks it incomplete once its lease runs out.
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(() => noteRunning(_("Waiting for the server to continue this answer. If the process writing it stopped, the answer is kept as far as it got and marked incomplete within a minute.")), 5000);
     }
-    while (pendingFrames.length) socket.send(JSON.stringify(pendingFrames.shift()));
+    while (pendingFrames.length) ws.send(JSON.stringify(pendingFrames.shift()));
   });
-  socket.addEventListener("message", (msg) => {
+  ws.addEventListener("message", (msg) => {
     let event;
     try { event = JSON.parse(msg.data); } catch { return; }
     onEvent(event);
   });
-  socket.addEventListener("close", () => {
-    connectionEl.textContent = _("reconnecting…");
-    setTimeout(connect, reconnectDelay);
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    setConnection(navigator.onLine ? "reconnecting" : "offline");
+    noteRunning(_("Connection lost. The server goes on writing this answer; it shows here when the page reconnects."));
+    // Backoff with jitter, so a restarted server is not met by every tab at once.
+    if (navigator.onLine) scheduleConnect(reconnectDelay * (0.75 + Math.random() / 2));
     reconnectDelay = Math.min(reconnectDelay * 2, 10000);
   });
 }
+
+window.addEventListener("online", () => { reconnectDelay = 500; connect(); });
+window.addEventListener("offline", () => setConnection("offline"));
+// Back from sleep or a background tab: try now rather than at the end of a backoff.
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") connect(); });
 
 async function fetchConversation() {
   const resp = await fetch(`${root.dataset.api}${conversationId}/`, { headers: { Accept: "application/json" } });
@@ -488,37 +605,28 @@ async function fetchConversation() {
 }
 
 async function createConversation() {
-  const resp = await fetch(root.dataset.api, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: "{}",
-  });
+  const resp = await api(root.dataset.api, "POST", {});
   if (!resp.ok) throw new Error(fmt(_("Could not create a conversation (HTTP %(status)s)."), { status: resp.status }));
   const data = await resp.json();
   conversationId = data.id;
-  root.dataset.conversation = data.id;
-  history.replaceState(null, "", `${root.dataset.pagePrefix}${data.id}/`);
-  addToSidebar(data.id, input.value);
+  conversationOpened(data.id, input.value);
+  saveOptions();
   connect();
 }
 
-function addToSidebar(id, title) {
-  const list = document.querySelector(".conversation-list");
-  if (!list) return;
-  const empty = list.querySelector("p");
-  if (empty) empty.remove();
-  for (const link of list.querySelectorAll(".active")) link.classList.remove("active");
-  const link = el("a", "conversation-link active", title.trim().split(/\s+/).join(" ").slice(0, 80) || _("New chat"));
-  link.href = `${root.dataset.pagePrefix}${id}/`;
-  list.prepend(link);
-}
-
 // --- composer --------------------------------------------------------------
+
+const maxChars = Number(root.dataset.maxChars) || 100000;
 
 async function submit() {
   const content = input.value;
   if (!content.trim() || runningTurn) return;
   if (!modelSel.value) { showNotice(_("No model is configured yet: an admin adds one in the admin.")); return; }
+  if (content.length > maxChars) {
+    showNotice(fmt(_("This message is %(length)s characters long; the limit is %(limit)s. Shorten it or send it in parts."), { length: content.length.toLocaleString(), limit: maxChars.toLocaleString() }));
+    return;
+  }
+  const first = !conversationId;
   setRunning(PENDING);
   preload(); // code highlighting and math, fetched while the model thinks
   try {
@@ -539,28 +647,27 @@ async function submit() {
   const bubble = el("article", "turn turn-user pending");
   bubble.append(el("div", "bubble", content));
   messagesEl.append(bubble);
-  pendingMessage = { content, parent: frame.parent ?? null, bubble };
-  // The first message names the conversation (as the server does): the tab follows.
-  if (!nodes.size) document.title = `${content.trim().split(/\s+/).join(" ").slice(0, 80)} · ${document.title.split(" · ").pop()}`;
+  pendingMessage = { content, parent: frame.parent ?? null, bubble, first };
+  // The first message names the conversation (as the server does): the title follows.
+  if (!nodes.size && !first && titleEl.textContent === _("New chat")) setTitle(titleFrom(content));
   cancelEdit();
   send(frame);
-  scrollToEnd();
+  follow(true);
+  pin();
 }
 
 form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
 input.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
 });
-stopBtn.addEventListener("click", () => { if (runningTurn) send({ type: "stop", turn: runningTurn }); });
-const menuBtn = document.getElementById("menu");
-function toggleSidebar(open) {
-  document.body.classList.toggle("sidebar-open", open);
-  menuBtn.setAttribute("aria-expanded", String(open));
+// The box grows with its text (CSS field-sizing where the browser has it).
+if (!CSS.supports("field-sizing", "content")) {
+  input.addEventListener("input", () => {
+    input.style.height = "auto";
+    input.style.height = `${input.scrollHeight + 2}px`;
+  });
 }
-menuBtn.addEventListener("click", () => toggleSidebar(!document.body.classList.contains("sidebar-open")));
-document.addEventListener("keydown", (e) => { if (e.key === "Escape") toggleSidebar(false); });
-root.addEventListener("click", (e) => { if (!menuBtn.contains(e.target)) toggleSidebar(false); });
-document.getElementById("new-chat").addEventListener("click", () => { location.href = "/"; });
+stopBtn.addEventListener("click", () => { if (runningTurn) send({ type: "stop", turn: runningTurn }); });
 document.getElementById("cancel-edit").addEventListener("click", () => { cancelEdit(); input.value = ""; });
 
 async function init() {
@@ -569,11 +676,14 @@ async function init() {
   // The active branch: the path to the newest turn, as the server follows it.
   const newest = [...nodes.values()].pop();
   if (newest) choose(newest.id);
+  const answered = [...nodes.values()].filter((n) => n.role === "assistant" && n.model).pop();
+  if (!localStorage.getItem(optionsKey()) && answered) restoreOptions(answered.model);
   renderPath();
-  messagesEl.scrollTop = messagesEl.scrollHeight;
+  pin();
   connect();
   input.focus();
 }
 
+sendBtn.disabled = false;
 root.dataset.ready = "1"; // listeners attached (tests wait for it)
 init();
