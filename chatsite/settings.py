@@ -181,7 +181,9 @@ else:
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": _SQLITE_OPTIONS,
             # Tests run daphne in subprocesses that must see the same data.
-            "TEST": {"NAME": str(BASE_DIR / "var" / "test.sqlite3")},
+            "TEST": {
+                "NAME": os.environ.get("SQLITE_TEST_PATH", str(BASE_DIR / "var" / "test.sqlite3"))
+            },
         }
     }
 # Async code must not keep connections across requests (Django's advice for ASGI).
@@ -313,6 +315,26 @@ UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 10.0)
 UPSTREAM_IDLE_TIMEOUT = env_float("UPSTREAM_IDLE_TIMEOUT", 600.0)
 UPSTREAM_RETRIES = env_int("UPSTREAM_RETRIES", 2)
 UPSTREAM_RETRY_BASE_SECONDS = env_float("UPSTREAM_RETRY_BASE_SECONDS", 1.0)
+# Hosts a provider's base URL may name (comma-separated; ".example.com" a domain and
+# the names under it); empty: any. providers/outbound.py.
+UPSTREAM_ALLOWED_HOSTS = env_list("UPSTREAM_ALLOWED_HOSTS", [])
+# The admin's "Test connection": each call's whole time is bounded by this.
+UPSTREAM_TEST_TIMEOUT = env_float("UPSTREAM_TEST_TIMEOUT", 15.0)
+# Limits that protect the service (conversations/limits.py; 0: no limit). Counted in
+# the cache, which is per process by default (see docs/architecture.md).
+CHAT_MAX_RUNNING_TURNS_PER_USER = env_int("CHAT_MAX_RUNNING_TURNS_PER_USER", 3)
+CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
+# Sign-in: this many failures for one username from one address within the window,
+# then that pair waits out the window (chatsite/throttle.py).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+# A 429's Retry-After is honoured up to this long before the next attempt (a
+# person is waiting for the first token); longer waits are cut to it.
+UPSTREAM_RETRY_AFTER_MAX_SECONDS = env_float("UPSTREAM_RETRY_AFTER_MAX_SECONDS", 5.0)
+# A key the provider rate-limited (429) or found out of credit (402) is tried after
+# the provider's other keys by this process's new turns for this long (or for its
+# Retry-After when longer, up to 10 minutes).
+UPSTREAM_KEY_COOLDOWN_SECONDS = env_float("UPSTREAM_KEY_COOLDOWN_SECONDS", 30.0)
 # The offline demo provider: on in development, off in production unless asked for.
 DEMO_PROVIDER = env_bool("DEMO_PROVIDER", DEBUG)
 DEMO_DELAY_SECONDS = env_float("DEMO_DELAY_SECONDS", 0.04)
@@ -321,7 +343,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # API keys never reach a log line (providers/redact.py): every handler has it.
+    "filters": {"secrets": {"()": "providers.redact.SecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},

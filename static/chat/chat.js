@@ -219,7 +219,9 @@ function assistantView(node) {
     seq: 0, startedAt: performance.now(), contentStarted: false, userToggled: false, tick: null,
   };
   view.extra = () => [
-    button(_("Copy"), () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data)),
+    ...(view.answerNode.data || node.status === "streaming" || !node.status
+      ? [button(_("Copy"), () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data))]
+      : []),
     button(_("Regenerate"), () => regenerate(node)),
   ];
   details.addEventListener("toggle", () => { if (view.autoToggle) view.autoToggle = false; else view.userToggled = true; });

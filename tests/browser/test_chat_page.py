@@ -127,3 +127,28 @@ def test_phone_width_keeps_the_conversation_list_reachable(server, browser):  # 
     expect(new_chat).to_be_hidden()
     page.screenshot(path=f"{SHOTS}/chat-phone.png")
     assert not errors, errors
+
+
+def test_stop_mid_stream_keeps_the_partial(server, browser):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=server.url)
+    sign_in(page, server.url)
+    page.get_by_role("textbox", name="Message").fill("Think for a while")
+    page.get_by_role("button", name="Send").click()
+    turn = page.locator('[data-role="assistant"]').last
+    expect(turn.locator(".reasoning-text")).not_to_be_empty(timeout=10_000)
+    page.get_by_role("button", name="Stop").click()
+    expect(turn).to_have_attribute("data-status", "stopped", timeout=10_000)
+    expect(turn.locator(".badge")).to_have_text("Stopped")
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    shown = turn.locator(".reasoning-text").inner_text()
+    assert shown.strip()
+    # Stored as shown: the partial is kept, marked stopped.
+    conversation = page.url.rstrip("/").split("/")[-1]
+    stored = page.request.get(f"/api/conversations/{conversation}/").json()["turns"][-1]
+    assert stored["status"] == "stopped" and stored["reasoning_content"].strip()
+    page.reload()
+    again = page.locator('[data-role="assistant"]').last
+    expect(again).to_have_attribute("data-status", "stopped")
+    again.locator("summary").click()
+    assert again.locator(".reasoning-text").inner_text() == shown
