@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick fake-upstream ci clean
+.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page fake-upstream ci clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ deploy-check: install
 
 bench: install
 	$(PY) -m tests.bench.relay
+	$(PY) -m tests.bench.chatpage
+
+# The chat page in Chromium alone (tests/bench/README.md); ARGS=--quick: under a minute.
+bench-page: install
+	$(PY) -m tests.bench.chatpage $(ARGS)
 
 bench-quick: install
 	$(PY) -m tests.bench.relay --quick

@@ -3,7 +3,12 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from chatsite import views as site_views
+from chatsite.throttle import ThrottledAdminAuthenticationForm
 from conversations import views
+from conversations.review import views as review_views
+
+# The admin's sign-in is throttled like the site's (chatsite/throttle.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +22,11 @@ urlpatterns = [
     path(
         "api/conversations/<str:conversation_id>/", views.api_conversation, name="api-conversation"
     ),
+    path("review/", review_views.trace_list, name="review-list"),
+    path("review/export.jsonl", review_views.export_jsonl, name="review-export"),
+    path("review/export.md", review_views.export_markdown, name="review-export-md"),
+    path("review/<uuid:turn_id>/", review_views.trace_page, name="review-trace"),
+    path("review/<uuid:turn_id>/redact/", review_views.redact, name="review-redact"),
     path("setup/", site_views.setup, name="setup"),
     path("healthz", site_views.healthz, name="healthz"),
     path("accounts/login/", site_views.LoginView.as_view(), name="login"),

@@ -8,6 +8,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 
+from chatsite.throttle import ThrottledAuthenticationForm
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """For load balancers and compose: the process answers and the database does too."""
@@ -43,7 +45,19 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login; on a database with no user yet, it sends the visitor to /setup/."""
+    """Django's login; on a database with no user yet, it sends the visitor to /setup/.
+    Failed sign-ins are throttled (chatsite/throttle.py)."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = context.get("form")
+        if form is not None and form.is_bound:
+            for error in form.errors.as_data().get("__all__", []):
+                if error.code == "throttled":
+                    context["throttled"] = error.messages[0]
+        return context
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not get_user_model().objects.exists():

@@ -23,6 +23,7 @@ from conversations import access, quota
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from conversations.plans import TurnPlan
+from providers import keys as key_state
 from providers.usage import DailyUsage, tokens_of
 
 INTERRUPTED_MESSAGE = (
@@ -180,8 +181,16 @@ def finish_turn(
     usage: dict[str, Any] | None,
     timings: dict[str, Any] | None,
     error: dict[str, Any] | None = None,
+    key_label: str = "",
+    attempts: int = 0,
+    used_key_id: int | None = None,
 ) -> bool:
-    """Store the final state. False when the turn was already finished (by expiry)."""
+    """Store the final state. False when the turn was already finished (by expiry).
+
+    `key_label` and `attempts`: which of the provider's keys served the turn (the
+    last one tried when none answered) and how many upstream requests it took.
+    `used_key_id`: the key whose stream answered; its `last_used` is set here, at
+    most once a minute per key per process (providers/keys.py)."""
     now = timezone.now()
     with transaction.atomic():
         updated = Turn.objects.filter(id=turn_id, status=Turn.Status.STREAMING).update(
@@ -192,9 +201,13 @@ def finish_turn(
             usage=usage,
             timings=timings,
             error=error,
+            key_label=key_label[:100],
+            attempts=min(attempts, 32767),
             finished=now,
             lease_expires=None,
         )
+        if used_key_id and key_state.last_used_due(used_key_id):
+            key_state.touch_used(used_key_id, now)
         if updated:
             conversation_id, owner_id, model = (
                 Turn.objects.filter(id=turn_id)

@@ -21,6 +21,8 @@ class TurnInline(admin.StackedInline):  # type: ignore[type-arg]
         "timings",
         "error",
         "error_detail",
+        "key_label",
+        "attempts",
     )
     readonly_fields = fields
 

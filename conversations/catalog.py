@@ -1,8 +1,13 @@
-"""The model a turn asks for, with its provider and key, resolved per process.
+"""The model a turn asks for, with its provider and keys, resolved per process.
 
-Resolving costs two queries and a decryption; every turn start needs it, so the
-answer is kept for CHAT_MODEL_CACHE_SECONDS. A change made in the admin clears
-this process's copy at once (signals); other processes see it within that time.
+Resolving costs two queries and a decryption per key; every turn start needs it,
+so the answer is kept for CHAT_MODEL_CACHE_SECONDS. A change made in the admin,
+or a key the provider refused (providers/keys.py), clears this process's copy at
+once (signals); other processes see it within that time.
+
+The keys are the provider's enabled ones in the order a turn tries them (priority,
+then the order they were added); `Resolved.keys_now()` puts keys this process saw
+rate-limited a moment ago last.
 
 Whether the person may use the model is asked of conversations/access.py, before
 anything else about the model is said: a model they may not use gets the very
@@ -11,23 +16,39 @@ error of a model that does not exist.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete, post_save
 
 from conversations import access
 from conversations.errors import ClientError
+from providers import keys as key_state
+from providers import outbound
+from providers.keys import KeyRef
 from providers.models import ApiKey, ApiStyle, ChatModel, Provider
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Resolved:
     model: ChatModel
-    api_key: str = field(repr=False)  # "" for the offline demo
+    # Enabled keys in the order they are tried; empty for the offline demo.
+    keys: tuple[KeyRef, ...] = field(default=(), repr=False)
+
+    @property
+    def api_key(self) -> str:
+        """The first key's secret ("" for the offline demo)."""
+        return self.keys[0].secret if self.keys else ""
+
+    def keys_now(self) -> tuple[KeyRef, ...]:
+        return key_state.in_order(self.keys)
 
 
 _lock = threading.Lock()
@@ -59,16 +80,32 @@ def resolve_model(ref: Any, user: Any) -> Resolved:
     )
     if model is None or not access.may_use(user, model):
         raise _unknown(ref)
-    api_key = ""
+    refs: tuple[KeyRef, ...] = ()
     if model.provider.style != ApiStyle.DEMO:
-        key = model.provider.active_key()
-        if key is None:
+        # A row saved before UPSTREAM_ALLOWED_HOSTS was set (or narrowed) is not called.
+        refused = outbound.problem(model.provider.base_url)
+        if refused is not None:
+            logger.warning("provider %s: %s", model.provider.name, refused.messages[0])
+            raise ClientError("invalid_model", f"Provider {model.provider.name!r}: URL refused.")
+        refs = _decrypted(model.provider)
+        if not refs:
             raise ClientError("invalid_model", f"Provider {model.provider.name!r} has no API key.")
-        api_key = key.secret()
-    resolved = Resolved(model, api_key)
+    resolved = Resolved(model, refs)
     with _lock:
         _cache[ref] = (now + settings.CHAT_MODEL_CACHE_SECONDS, resolved)
     return resolved
+
+
+def _decrypted(provider: Provider) -> tuple[KeyRef, ...]:
+    """The provider's enabled keys, decrypted, in order. A key that cannot be
+    decrypted (FIELD_ENCRYPTION_KEY lost its key) is skipped and logged."""
+    refs = []
+    for key in provider.enabled_keys():
+        try:
+            refs.append(KeyRef.of(key))
+        except ImproperlyConfigured as exc:
+            logger.error("provider %s, key %r: %s", provider.name, key.label, exc)
+    return tuple(refs)
 
 
 def clear(**_kwargs: Any) -> None:
@@ -76,6 +113,7 @@ def clear(**_kwargs: Any) -> None:
         _cache.clear()
 
 
+key_state.keys_changed.connect(clear, dispatch_uid="catalog-keys-changed")
 for _model in (Provider, ApiKey, ChatModel):
     post_save.connect(clear, sender=_model, dispatch_uid=f"catalog-save-{_model.__name__}")
     post_delete.connect(clear, sender=_model, dispatch_uid=f"catalog-delete-{_model.__name__}")

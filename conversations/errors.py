@@ -15,6 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from providers.clients.base import ProviderError
+from providers.redact import redact
 
 # By code. Callers pass the technical text as `detail` (logged, never sent): the
 # same code says the same thing to a person, however it came about.
@@ -100,7 +101,8 @@ def stored_error(error: ProviderError) -> dict[str, Any]:
     for admins (never sent on the socket, nor to non-staff by the API)."""
     with translation.override("en"):
         message = error.user_message()
-    return {"code": error.code, "message": message, "detail": error.message}
+    # The client scrubbed its own key; any other key this process knows goes too.
+    return {"code": error.code, "message": redact(message), "detail": redact(error.message)}
 
 
 def sent_error(stored: dict[str, Any]) -> dict[str, Any]:

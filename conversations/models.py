@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -81,6 +82,10 @@ class Turn(models.Model):
     usage = models.JSONField(null=True, blank=True)
     timings = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # Which of the provider's API keys served the turn (its label, never the
+    # secret) and how many upstream requests it took (failover and retries).
+    key_label = models.CharField(_("key label"), max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # Last event sequence number reflected in the stored text (snapshot + log = whole turn).
     seq = models.PositiveIntegerField(default=0)
     # A running turn's owner renews this; past it, the process is presumed dead.
@@ -112,7 +117,19 @@ class Turn(models.Model):
                 condition=Q(status="streaming"),
                 name="turn_streaming_lease",
             ),
+            # The trace review list's keyset order (conversations/review/filters.py).
+            models.Index(
+                fields=["-created", "-id"],
+                condition=Q(role="assistant"),
+                name="turn_assistant_recent",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.role} turn {self.index} of {self.conversation_id}"
+
+
+# Review models live in their own module; importing them here is how Django finds them.
+from conversations.review.models import Redaction, Review, ReviewTag  # noqa: E402
+
+__all__ = ["Conversation", "Redaction", "Review", "ReviewTag", "Turn"]

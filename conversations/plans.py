@@ -1,7 +1,7 @@
 """Planning a turn: everything it needs, read but not yet written.
 
 A new user message (`prepare_turn`) or another answer to a user turn already sent
-(`prepare_regenerate`) becomes a `TurnPlan`: the resolved model and key, the
+(`prepare_regenerate`) becomes a `TurnPlan`: the resolved model and keys, the
 request built by the context builder from the path the turn follows, and what
 `actions.store_turn` will write. The runner asks the upstream while the turn is
 stored: the request is what the person waits for.
@@ -19,9 +19,11 @@ from typing import Any
 from conversations.catalog import Resolved, resolve_model
 from conversations.context import build_context
 from conversations.errors import Busy, ClientError
+from conversations.limits import check_limits
 from conversations.models import Turn
 from conversations.quota import check_quota
 from providers.clients.base import StreamRequest
+from providers.keys import KeyRef
 from providers.models import ChatModel
 
 # `user_message` without a `parent` follows the active branch.
@@ -38,7 +40,8 @@ class TurnPlan:
     model_ref: str
     style: str
     base_url: str
-    api_key: str = field(repr=False)
+    # The provider's enabled keys in the order to try them (none for the demo).
+    keys: tuple[KeyRef, ...] = field(repr=False)
     request: StreamRequest = field(repr=False)
     # For store_turn:
     owner_id: int = 0
@@ -138,7 +141,8 @@ def prepare_turn(
     turn's path).
 
     Raises ClientError for a bad model (or one the person may not use), options or
-    parent, or QuotaExceeded; Busy when a turn of the conversation is running.
+    parent, QuotaExceeded, or a limit's error (conversations/limits.py); Busy when a
+    turn of the conversation is running.
     """
     resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
@@ -150,6 +154,7 @@ def prepare_turn(
         parent_id = None
     else:
         parent_id = str(_assistant_turn(turns, parent).id)
+    check_limits(user)
     user_turn = Turn(id=uuid.uuid4(), role=Turn.Role.USER, content=content)
     return _plan(
         conversation_id,
@@ -182,6 +187,7 @@ def prepare_regenerate(
     context = path_to(turns, answered.parent_id)
     if not context or context[-1].role != Turn.Role.USER:
         raise ClientError("not_found", "That turn answers no message.")
+    check_limits(user)
     return _plan(
         conversation_id,
         user,
@@ -214,7 +220,7 @@ def _plan(
         model_ref=model.ref,
         style=provider.style,
         base_url=provider.base_url,
-        api_key=resolved.api_key,
+        keys=resolved.keys_now(),
         request=StreamRequest(
             model=model.model_id,
             messages=build_context(context),

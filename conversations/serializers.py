@@ -10,7 +10,7 @@ def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
     if isinstance(error, dict) and not staff:
         # The technical detail (the provider's or library's text) is for admins.
         error = {k: v for k, v in error.items() if k != "detail"}
-    return {
+    data = {
         "id": str(turn.id),
         "parent": str(turn.parent_id) if turn.parent_id else None,
         "role": turn.role,
@@ -24,6 +24,12 @@ def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
         "seq": turn.seq,
         "created": turn.created.isoformat(),
     }
+    if staff and turn.role == Turn.Role.ASSISTANT:
+        # Which key served it (the label, never the secret) and the upstream requests
+        # it took: for admins, like the error's detail.
+        data["key_label"] = turn.key_label
+        data["attempts"] = turn.attempts
+    return data
 
 
 def conversation_json(

@@ -57,7 +57,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def conversation_page(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    conversation, _turns = _load(request, conversation_id)
+    # The page script fetches the turns; here only whether it is theirs.
+    conversation = actions.conversation_for_user(request.user, conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation.")
     return _page(request, conversation=conversation)
 
 

@@ -9,5 +9,8 @@ class ProvidersConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from providers.demo import ensure_demo_provider
+        from providers.redact import install_record_factory
 
         post_migrate.connect(ensure_demo_provider, sender=self)
+        # Log records are scrubbed of API keys as they are made, whatever handles them.
+        install_record_factory()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from providers import crypto
 
@@ -51,27 +52,78 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # An outbound request on an admin's word: http(s) only, to an allowed host.
+        if self.base_url:
+            from providers.outbound import problem
+
+            error = problem(self.base_url)
+            if error is not None:
+                raise ValidationError({"base_url": error})
+
+    def enabled_keys(self) -> list[ApiKey]:
+        """The keys a turn may use, in the order they are tried: by priority (lower
+        first), then in the order they were added."""
+        return list(self.api_keys.filter(enabled=True).order_by(*ApiKey.TRY_ORDER))
+
     def active_key(self) -> ApiKey | None:
-        return self.api_keys.filter(enabled=True).order_by("-created").first()
+        """The first key a turn tries (see `enabled_keys`)."""
+        return self.api_keys.filter(enabled=True).order_by(*ApiKey.TRY_ORDER).first()
 
 
 class ApiKey(models.Model):
+    """One secret of a provider. A provider may have several: a turn tries its
+    enabled keys in order (conversations/live/runner.py) and moves on when the
+    provider refuses or rate-limits one (providers/keys.py keeps their state)."""
+
+    # Lower priority first, then the order the keys were added.
+    TRY_ORDER = ("priority", "created", "id")
+
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="api_keys")
-    label = models.CharField(max_length=100, blank=True)
+    label = models.CharField(
+        _("label"),
+        max_length=100,
+        help_text=_(
+            "A name for this key, unique within the provider (e.g. the account it is from)."
+        ),
+    )
     # Fernet token; the plaintext never leaves `secret()`.
     encrypted_secret = models.TextField(editable=False)
     last_four = models.CharField(max_length=4, editable=False)
-    enabled = models.BooleanField(default=True)
-    created = models.DateTimeField(auto_now_add=True)
+    priority = models.IntegerField(
+        _("priority"),
+        default=0,
+        help_text=_(
+            "Keys are tried from the lowest priority up; keys of equal priority in the "
+            "order they were added."
+        ),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created = models.DateTimeField(_("added"), auto_now_add=True)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    last_failed = models.DateTimeField(_("last failed"), null=True, blank=True, editable=False)
+    # Plain words, never the secret: "The provider refused this key (HTTP 401) on ...".
+    failure_reason = models.CharField(
+        _("failure reason"), max_length=300, blank=True, editable=False
+    )
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["provider__name", "priority", "created", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "label"], name="apikey_unique_label"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label or 'key'} (…{self.last_four})"
 
     def __repr__(self) -> str:
         return f"<ApiKey {self.pk} …{self.last_four}>"
+
+    @property
+    def masked(self) -> str:
+        return f"…{self.last_four}"
 
     def set_secret(self, secret: str) -> None:
         self.encrypted_secret = crypto.encrypt(secret)
@@ -130,7 +182,8 @@ class ChatModel(models.Model):
             raise ValidationError({"max_output_tokens": "Above the limit."})
 
 
-# Teams and the usage aggregate live in modules of their own; imported here so
+# The audit log, teams and the usage aggregate live in modules of their own; imported here so
 # Django finds the models.
+from providers.audit import AuditEntry  # noqa: E402, F401
 from providers.teams import Team  # noqa: E402, F401
 from providers.usage import DailyUsage  # noqa: E402, F401

@@ -15,6 +15,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from providers.audit_admin import AuditedAdmin
 from providers.teams import Team
 from providers.usage import DailyUsage
 
@@ -68,7 +69,7 @@ def _used_today() -> Subquery:
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TeamAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = TeamForm
     list_display = (
         "name",

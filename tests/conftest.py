@@ -45,6 +45,28 @@ def fresh_channel_layer() -> Iterator[None]:
     db.close_all()
 
 
+@pytest.fixture(autouse=True)
+def fresh_key_state() -> Iterator[None]:
+    """Key cooldowns and last-used throttling are per process (providers/keys.py);
+    row ids repeat between tests, so each test starts with none."""
+    from providers import keys
+
+    keys.forget_state()
+    yield
+    keys.forget_state()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """The limits count in the cache (local memory): each test starts with none of
+    the previous tests' messages or failed sign-ins counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def fake_upstream_server() -> Iterator[FakeUpstream]:
     server = FakeUpstream(api_key=TEST_API_KEY)

@@ -27,22 +27,43 @@ from conversations.live.pacing import get_pacer
 from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
 from conversations.plans import TurnPlan
+from providers import keys as key_state
 from providers.clients import client_for
 from providers.clients.base import (
+    AuthError,
     ClientConfig,
     ContentDelta,
     Done,
     ProviderError,
+    RateLimited,
     ReasoningDelta,
     Stalled,
     StreamCut,
     Usage,
 )
+from providers.keys import KeyRef
 
 logger = logging.getLogger(__name__)
 
 # Runners alive in this process, by turn id (also keeps their tasks referenced).
 RUNNERS: dict[str, TurnRunner] = {}
+
+NO_KEY = KeyRef(0, "", "")  # the offline demo's
+
+
+def _ended_by(error: ProviderError) -> tuple[str, ProviderError]:
+    if isinstance(error, StreamCut | Stalled):
+        return Turn.Status.INCOMPLETE, error
+    return Turn.Status.FAILED, error
+
+
+def _moves_to_next_key(error: ProviderError) -> bool:
+    """Errors about the key's account, which another key may not share: 429, 402."""
+    return isinstance(error, RateLimited) or error.status == 402
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, 0.0), settings.UPSTREAM_RETRY_AFTER_MAX_SECONDS)
 
 
 class TurnRunner:
@@ -57,6 +78,9 @@ class TurnRunner:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.got_delta = False
+        self.key: KeyRef = NO_KEY  # the key of the current (or last) attempt
+        self.served_by: KeyRef | None = None  # the key whose stream answered
+        self.attempts = 0  # upstream requests made for this turn
         self.stop_requested = False
         self.lost = False  # another process expired our lease
         self.task: asyncio.Task[None] | None = None
@@ -194,12 +218,33 @@ class TurnRunner:
     # --- upstream --------------------------------------------------------
 
     async def _consume(self) -> tuple[str, ProviderError | None]:
+        """Stream the answer, failing over between the provider's keys before the
+        first token (docs/architecture.md, "Keys and failover"):
+
+        - 401/403: the key is marked refused (kept, disabled, with the reason) and the
+          next key is tried at once;
+        - 429 (and 402, out of credit): the key cools down in this process, the
+          provider's Retry-After is waited (at most UPSTREAM_RETRY_AFTER_MAX_SECONDS)
+          and the next key is tried; on the last key a 429 is retried like a 5xx;
+        - 5xx and connection errors: the same key again, UPSTREAM_RETRIES times with
+          exponential backoff (a 429's Retry-After, bounded, instead when given).
+
+        After a token reached the person nothing is retried: it would double text.
+        When no key is left, the turn fails with the last error.
+        """
         plan = self.plan
-        client = client_for(plan.style, ClientConfig(base_url=plan.base_url, api_key=plan.api_key))
-        attempt = 0
+        keys = list(plan.keys) or [NO_KEY]  # the offline demo needs none
+        index = 0
+        retries = 0
         while True:
+            key = self.key = keys[index]
+            self.attempts += 1
+            client = client_for(
+                plan.style, ClientConfig(base_url=plan.base_url, api_key=key.secret)
+            )
             try:
                 async for event in client.stream(plan.request):
+                    self.served_by = key
                     if isinstance(event, ReasoningDelta):
                         self._delta("reasoning", event.text)
                     elif isinstance(event, ContentDelta):
@@ -210,18 +255,54 @@ class TurnRunner:
                         self.finish_reason = event.finish_reason
                 return Turn.Status.COMPLETED, None
             except ProviderError as exc:
-                # Retry only before the first token: after it, a retry would double text.
-                if exc.retryable and not self.got_delta and attempt < settings.UPSTREAM_RETRIES:
-                    delay = settings.UPSTREAM_RETRY_BASE_SECONDS * 2**attempt
-                    attempt += 1
+                if self.got_delta:  # a token reached the person: no retry, no other key
+                    return _ended_by(exc)
+                if isinstance(exc, AuthError) and key.id:
+                    await self._key_state(key_state.mark_refused, key.id, exc.status)
+                    keys.pop(index)  # `index` is now the next key's
+                    if index < len(keys):
+                        self._log_failover(exc, key, keys[index])
+                        continue
+                    return _ended_by(exc)
+                if _moves_to_next_key(exc) and key.id:
+                    key_state.cool_down(key.id, exc.retry_after)
+                    template = key_state.NO_CREDIT if exc.status == 402 else key_state.RATE_LIMITED
+                    await self._key_state(key_state.note_failure, key.id, template, exc.status)
+                    if index + 1 < len(keys):
+                        index += 1
+                        self._log_failover(exc, key, keys[index])
+                        if exc.retry_after:
+                            await asyncio.sleep(_bounded(exc.retry_after))
+                        continue
+                if exc.retryable and retries < settings.UPSTREAM_RETRIES:
+                    if exc.retry_after is not None:
+                        delay = _bounded(exc.retry_after)
+                    else:
+                        delay = settings.UPSTREAM_RETRY_BASE_SECONDS * 2**retries
+                    retries += 1
                     logger.info(
-                        "turn %s: %s; retry %d in %.1fs", self.turn_id, exc.code, attempt, delay
+                        "turn %s: %s; retry %d in %.1fs", self.turn_id, exc.code, retries, delay
                     )
                     await asyncio.sleep(delay)
                     continue
-                if isinstance(exc, StreamCut | Stalled):
-                    return Turn.Status.INCOMPLETE, exc
-                return Turn.Status.FAILED, exc
+                return _ended_by(exc)
+
+    async def _key_state(self, func: Any, *args: Any) -> None:
+        """Record what the provider said about a key; a database error must not end
+        the turn (the next turn learns it again)."""
+        try:
+            await run_db(func, *args)
+        except Exception:
+            logger.warning("turn %s: key state not saved", self.turn_id, exc_info=True)
+
+    def _log_failover(self, exc: ProviderError, failed: KeyRef, following: KeyRef) -> None:
+        logger.info(
+            "turn %s: %s on key %r; trying key %r",
+            self.turn_id,
+            exc.code,
+            failed.label,
+            following.label,
+        )
 
     def _delta(self, kind: str, text: str) -> None:
         if not text:
@@ -363,6 +444,9 @@ class TurnRunner:
                         usage=usage,
                         timings=timings,
                         error=error,
+                        key_label=(self.served_by or self.key).label,
+                        attempts=self.attempts,
+                        used_key_id=self.served_by.id if self.served_by else None,
                     )
                 )
             except Exception:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -141,6 +143,8 @@ class ProviderError(Exception):
         if plain is not None:
             self.plain = plain
         self.values = values or {}
+        # Seconds the provider asked us to wait (a 429's or 503's Retry-After), if it said.
+        self.retry_after: float | None = None
 
     def user_message(self) -> str:
         """The plain-words message in the active language."""
@@ -224,13 +228,42 @@ class BaseClient:
         return text
 
 
-def error_from_response(status: int, body: bytes, scrub: Any = lambda s: s) -> ProviderError:
+def error_from_response(
+    status: int, body: bytes, scrub: Any = lambda s: s, *, retry_after: str | None = None
+) -> ProviderError:
     """Map a non-2xx upstream answer to a ProviderError with the provider's own message.
 
     Understands `{"error": {"message", "type", "code"}}` (OpenAI, DeepSeek, new-api),
     Ark's `{"error": {"code": "InvalidParameter", "message": ...}}`, Qianfan's
-    `{"error_code", "error_msg"}` and a bare text body.
+    `{"error_code", "error_msg"}` and a bare text body. `retry_after` is the
+    response's Retry-After header, kept on the error in seconds.
     """
+    error = _error_from_response(status, body, scrub)
+    error.retry_after = parse_retry_after(retry_after)
+    return error
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _error_from_response(status: int, body: bytes, scrub: Any) -> ProviderError:
     said = ""  # the provider's own words, from a JSON error object
     try:
         data = json.loads(body)

@@ -57,7 +57,9 @@ class ChatCompletionsClient(BaseClient):
             payload["max_tokens"] = request.max_tokens
         if request.thinking is not None:
             payload["thinking"] = {"type": request.thinking}
-        if request.effort is not None:
+        # An effort only while the model may think: DeepSeek V4 takes no
+        # reasoning_effort with thinking disabled (nor does any model need one then).
+        if request.effort is not None and request.thinking != "disabled":
             payload["reasoning_effort"] = request.effort
         return payload
 

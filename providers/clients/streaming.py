@@ -44,7 +44,12 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
         ) as response:
             if not 200 <= response.status < 300:
                 body = await response.read()
-                raise error_from_response(response.status, body, client.scrub)
+                raise error_from_response(
+                    response.status,
+                    body,
+                    client.scrub,
+                    retry_after=response.headers.get("Retry-After"),
+                )
             answered = True
             yield response.content.iter_any()
     except aiohttp.ConnectionTimeoutError as exc:

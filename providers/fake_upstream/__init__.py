@@ -10,7 +10,11 @@ processes can all reach it over real sockets.
 Tests queue `Script`s (built with `chat_stream`, `responses_stream`,
 `error_response`, `token_stream`); each POST takes the next one. By hand:
 
-    python -m providers.fake_upstream --port 8001 --rate 20 [--api-key KEY]
+    python -m providers.fake_upstream --port 8001 --rate 20 [--api-key KEY] [--rules PRESET]
+
+`FakeUpstream.rules = "<preset name>"` (or `--rules`) makes it refuse, with that
+provider's own 400 body, the parameters that provider refuses (`checks.rule_refusal`);
+`listed_models` is what `GET /models` lists.
 
 The parts: `frames` (SSE framing, `Script`, shared helpers), `chat` (chat
 completions chunks), `responses` (Responses events), `load` (`token_stream`),
@@ -18,7 +22,12 @@ completions chunks), `responses` (Responses events), `load` (`token_stream`),
 """
 
 from providers.fake_upstream.chat import chat_stream, default_chat_usage
-from providers.fake_upstream.checks import REPLAYED_CHAT, REPLAYED_RESPONSES, replays_reasoning
+from providers.fake_upstream.checks import (
+    REPLAYED_CHAT,
+    REPLAYED_RESPONSES,
+    replays_reasoning,
+    rule_refusal,
+)
 from providers.fake_upstream.cli import dev_script, main
 from providers.fake_upstream.frames import (
     CREATED,
@@ -65,6 +74,7 @@ __all__ = [
     "main",
     "replays_reasoning",
     "responses_stream",
+    "rule_refusal",
     "split_frame",
     "sse",
     "token_stream",

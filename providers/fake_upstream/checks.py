@@ -1,11 +1,15 @@
-"""The provider's own refusals: 404 routes, DeepSeek's 401, bad JSON, replayed reasoning.
+"""The provider's own refusals: 404 routes, DeepSeek's 401, bad JSON, replayed reasoning,
+and (opt-in) each preset's parameter rules.
 
 `refusal` answers a request before any script is used; `replays_reasoning` is the
 check real R1-era chat APIs and Ark's Responses API make on what a client sends back.
+`rule_refusal` is what a preset's provider says to parameters it does not take
+(`FakeUpstream.rules = "<preset name>"`, or `--rules` on the dev server).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from providers.fake_upstream.frames import Script, error_response
@@ -56,6 +60,22 @@ def replays_reasoning(items: Any, *, responses: bool = False) -> bool:
     return False
 
 
+def _unauthorized(headers: dict[str, str]) -> Script:
+    """DeepSeek's 401 for a missing or wrong key."""
+    given = headers.get("authorization", "").removeprefix("Bearer ").strip()
+    masked = f"****{given[-4:]}"
+    return error_response(
+        401,
+        {
+            "error": {
+                "message": f"Authentication Fails, Your api key: {masked} is invalid",
+                "type": "authentication_error",
+                "code": "invalid_api_key",
+            }
+        },
+    )
+
+
 def refusal(
     method: str,
     path: str,
@@ -63,27 +83,21 @@ def refusal(
     data: Any,
     valid_json: bool,
     api_key: str | None,
+    listed_models: Sequence[str] = ("fake-model",),
 ) -> Script | None:
     """The answer a real provider would give instead of streaming; None: serve a script."""
     is_chat = path.endswith("/chat/completions")
     is_responses = path.endswith("/responses")
+    key_ok = api_key is None or headers.get("authorization") == f"Bearer {api_key}"
     if method == "GET" and path.endswith("/models"):
-        return error_response(200, {"object": "list", "data": [{"id": "fake-model"}]})
+        if not key_ok:  # the models list checks the key too (the admin's connection test)
+            return _unauthorized(headers)
+        listed = [{"id": m, "object": "model", "owned_by": "fake"} for m in listed_models]
+        return error_response(200, {"object": "list", "data": listed})
     if method != "POST" or not (is_chat or is_responses):
         return error_response(404, {"error": {"message": f"No route for {method} {path}"}})
-    if api_key is not None and headers.get("authorization") != f"Bearer {api_key}":
-        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        masked = f"****{given[-4:]}"
-        return error_response(
-            401,
-            {
-                "error": {
-                    "message": f"Authentication Fails, Your api key: {masked} is invalid",
-                    "type": "authentication_error",
-                    "code": "invalid_api_key",
-                }
-            },
-        )
+    if not key_ok:
+        return _unauthorized(headers)
     if not valid_json or not isinstance(data, dict):
         return error_response(
             400,
@@ -99,4 +113,112 @@ def refusal(
         return error_response(400, REPLAYED_CHAT)
     if is_responses and replays_reasoning(data.get("input"), responses=True):
         return error_response(400, REPLAYED_RESPONSES)
+    return None
+
+
+# -- each preset's parameter rules (opt-in) ----------------------------------------
+
+# Reasoning models refuse these (DeepSeek, Ark's R1, Qianfan, new-api gateways).
+REJECTED_PARAMS = ("logprobs", "top_logprobs", "logit_bias")
+ARK_EFFORTS = ("minimal", "low", "medium", "high")
+# DeepSeek maps low and medium to high, xhigh to max.
+DEEPSEEK_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+# Which provider's rules a preset's requests meet (vllm: none, it takes anything).
+RULES_OF_PRESET = {
+    "deepseek": "deepseek",
+    "ark": "ark",
+    "ark-responses": "ark",
+    "ark-bots": "ark",
+    "qianfan": "gateway",
+    "coreshub": "gateway",
+    "new-api": "gateway",
+}
+
+
+def deepseek_error(message: str, param: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "invalid_request_error",
+        }
+    }
+
+
+def ark_error(param: str, why: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": "InvalidParameter",
+            "message": f"The parameter `{param}` specified in the request is not valid: {why}.",
+            "param": param,
+            "type": "BadRequest",
+        }
+    }
+
+
+def _thinking_type(data: dict[str, Any]) -> Any:
+    thinking = data.get("thinking")
+    return thinking.get("type") if isinstance(thinking, dict) else thinking
+
+
+def rule_refusal(rules: str, path: str, data: Any) -> Script | None:
+    """The 400 the provider behind preset `rules` gives a request that breaks its
+    parameter rules; None when the request is fine (or the preset has no rules)."""
+    family = RULES_OF_PRESET.get(rules)
+    if family is None or not isinstance(data, dict):
+        return None
+    responses = path.endswith("/responses")
+    for param in REJECTED_PARAMS:
+        if param in data:
+            if family == "ark":
+                return error_response(400, ark_error(param, "the model does not support it"))
+            return error_response(
+                400, deepseek_error(f"This model does not support the parameter {param}.", param)
+            )
+    thinking = _thinking_type(data)
+    if family == "deepseek":
+        # The fake is stricter than DeepSeek here (which defaults to enabled): the
+        # preset promises that every request says which mode it wants.
+        if thinking not in ("enabled", "disabled"):
+            return error_response(
+                400,
+                deepseek_error(
+                    "thinking.type must be 'enabled' or 'disabled' (the fake upstream's "
+                    "deepseek rules require it on every request).",
+                    "thinking",
+                ),
+            )
+        effort = data.get("reasoning_effort")
+        if effort is not None and thinking == "disabled":
+            return error_response(
+                400,
+                deepseek_error(
+                    "reasoning_effort is only supported in thinking mode.", "reasoning_effort"
+                ),
+            )
+        if effort is not None and effort not in DEEPSEEK_EFFORTS:
+            return error_response(
+                400,
+                deepseek_error(
+                    f"Invalid reasoning_effort {effort!r}: expected 'high' or 'max'.",
+                    "reasoning_effort",
+                ),
+            )
+    if family == "ark":
+        if thinking is not None and thinking not in ("enabled", "disabled", "auto"):
+            return error_response(400, ark_error("thinking.type", f"unknown value {thinking!r}"))
+        reasoning = data.get("reasoning")
+        effort, param = (
+            (reasoning.get("effort") if isinstance(reasoning, dict) else None, "reasoning.effort")
+            if responses
+            else (data.get("reasoning_effort"), "reasoning_effort")
+        )
+        if effort is not None and effort not in ARK_EFFORTS:
+            return error_response(400, ark_error(param, f"unknown value {effort!r}"))
+        if thinking == "disabled" and effort not in (None, "minimal"):
+            return error_response(
+                400, ark_error(param, "with thinking disabled the effort must be minimal")
+            )
     return None

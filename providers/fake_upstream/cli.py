@@ -15,6 +15,7 @@ from providers.fake_upstream.chat import chat_stream
 from providers.fake_upstream.frames import Script
 from providers.fake_upstream.responses import responses_stream
 from providers.fake_upstream.server import FakeUpstream
+from providers.presets import PRESETS
 
 
 def _words(text: str) -> list[str]:
@@ -57,8 +58,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--rate", type=float, default=20.0, help="tokens per second")
     parser.add_argument("--api-key", default=None, help="require this bearer key")
+    parser.add_argument(
+        "--rules",
+        default=None,
+        choices=sorted(PRESETS),
+        help="refuse (400) what this preset's provider refuses, in its own error body",
+    )
     args = parser.parse_args(argv)
     server = FakeUpstream(api_key=args.api_key, host=args.host, port=args.port)
+    server.rules = args.rules
     server.fallback = lambda path, body: dev_script(path, body, args.rate)
     server.start()
     print(f"Fake upstream on {server.base_url}", flush=True)

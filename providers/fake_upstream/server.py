@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any
 
 from providers.fake_upstream.chat import chat_stream
-from providers.fake_upstream.checks import refusal
+from providers.fake_upstream.checks import refusal, rule_refusal
 from providers.fake_upstream.frames import RecordedRequest, Script
 from providers.fake_upstream.responses import responses_stream
 
@@ -42,6 +42,11 @@ class FakeUpstream:
         self.default_script: Script | None = None
         # (path, request json) -> Script, when there is neither a queued nor a default script.
         self.fallback: Callable[[str, Any], Script] = _default_fallback
+        # A preset name: requests must meet that provider's parameter rules (checks.py);
+        # None: any parameters are taken.
+        self.rules: str | None = None
+        # The ids GET {base}/models lists.
+        self.listed_models: list[str] = ["fake-model"]
         self._cond = threading.Condition()
         self._queue: deque[Script] = deque()
         self._requests: list[RecordedRequest] = []
@@ -103,6 +108,8 @@ class FakeUpstream:
             self._queue.clear()
             self._requests.clear()
             self.default_script = None
+            self.rules = None
+            self.listed_models = ["fake-model"]
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -213,7 +220,9 @@ class FakeUpstream:
             self._requests.append(RecordedRequest(path, headers, data))
             self._cond.notify_all()
 
-        script = refusal(method, path, headers, data, valid_json, self.api_key)
+        script = refusal(method, path, headers, data, valid_json, self.api_key, self.listed_models)
+        if script is None and self.rules is not None:
+            script = rule_refusal(self.rules, path, data)
         if script is None:
             script = self._next_script(path, data)
         return await _play(script, reader, writer) and keep_alive

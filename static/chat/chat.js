@@ -251,17 +251,37 @@ function viewFor(node) {
   return view;
 }
 
+// Only what changed is touched: re-inserting or re-tooling every turn of a long
+// conversation forces a layout of all of it (hundreds of ms at the end of a long answer).
 function renderPath() {
   const path = activePath();
   const shown = path.map((node) => {
     const view = viewFor(node);
-    view.tools.replaceChildren(pager(node), ...view.extra());
-    for (const b of view.tools.querySelectorAll("button")) b.disabled ||= Boolean(runningTurn) && b.textContent !== _("Copy");
+    const siblings = childrenOf(keyOf(node.parent)).length;
+    const state = `${siblings}|${chosen.get(keyOf(node.parent)) || ""}|${node.status || ""}|${Boolean(view.answerNode && view.answerNode.data)}`;
+    if (view.toolState !== state) {
+      view.toolState = state;
+      view.tools.replaceChildren(pager(node), ...view.extra());
+      view.running = undefined;
+    }
+    // While a turn runs, nothing but Copy may start another (the pager's own limits kept).
+    const running = Boolean(runningTurn);
+    if (view.running !== running) {
+      view.running = running;
+      for (const b of view.tools.querySelectorAll("button")) {
+        if (b.dataset.edge === undefined) b.dataset.edge = b.disabled ? "1" : "";
+        b.disabled = b.dataset.edge === "1" || (running && b.textContent !== _("Copy"));
+      }
+    }
     return view.wrap;
   });
-  const empty = messagesEl.querySelector(".empty-state");
-  messagesEl.replaceChildren(...(path.length || !empty ? [] : [empty]), ...shown);
-  for (const wrap of shown) grown.observe(wrap);
+  const wanted = path.length ? shown : [...messagesEl.querySelectorAll(".empty-state")];
+  const current = [...messagesEl.children];
+  let same = 0;
+  while (same < current.length && same < wanted.length && current[same] === wanted[same]) same++;
+  for (const node of current.slice(same)) node.remove();
+  if (same < wanted.length) messagesEl.append(...wanted.slice(same));
+  for (const wrap of shown.slice(same)) grown.observe(wrap);
   setDownloadTurn(path.length ? path[path.length - 1].id : "");
 }
 

@@ -20,19 +20,30 @@
 // block is rendered again at most once per animation frame, so the work per frame is the size of
 // that block, not of the answer.
 //
-// Size: markdown-it and DOMPurify load with this module; highlight.js and KaTeX are fetched the
-// first time code with a language or a formula shows up (until then that code or formula reads as
-// plain text, then it is upgraded in place), or on preload().
+// Size: markdown-it and DOMPurify load with this module; KaTeX and highlight.js's core are fetched
+// the first time a formula or code with a known language shows up, or on preload(), and each
+// highlight.js grammar the first time code in its language does (until then that code or formula
+// reads as plain text, then it is upgraded in place).
 
 import MarkdownIt from "../vendor/markdown-it/markdown-it.esm.min.mjs";
 import "../vendor/dompurify/purify.min.js"; // UMD build: defines globalThis.DOMPurify
 
 const _ = (s) => (window.gettext ? window.gettext(s) : s);
 
-const HL_LANGUAGES = [
-  "bash", "c", "cpp", "diff", "go", "java", "javascript", "json", "markdown", "python", "rust",
-  "shell", "sql", "typescript", "xml", "yaml",
-];
+// The vendored grammars and their aliases (as each grammar registers them), so a fence's language
+// is known before its grammar is fetched.
+const HL_LANGUAGES = {
+  bash: ["sh", "zsh"], c: ["h"], cpp: ["cc", "c++", "h++", "hpp", "hh", "hxx", "cxx"],
+  diff: ["patch"], go: ["golang"], java: ["jsp"], javascript: ["js", "jsx", "mjs", "cjs"],
+  json: ["jsonc", "json5"], markdown: ["md", "mkdown", "mkd"], python: ["py", "gyp", "ipython"],
+  rust: ["rs"], shell: ["console", "shellsession"], sql: [], typescript: ["ts", "tsx", "mts", "cts"],
+  xml: ["html", "xhtml", "rss", "atom", "xjb", "xsd", "xsl", "plist", "wsf", "svg"], yaml: ["yml"],
+};
+// Grammars a grammar hands parts of its code to (JSX, <script>, shell sessions): fetched with it,
+// so a block is highlighted as it would be with every grammar loaded.
+const HL_EMBEDS = { javascript: ["xml"], typescript: ["xml"], markdown: ["xml"], shell: ["bash"], xml: ["javascript"] };
+const HL_NAME = new Map(Object.entries(HL_LANGUAGES).flatMap(([name, aliases]) =>
+  [[name, name], ...aliases.map((alias) => [alias, name])]));
 const KATEX_OPTIONS = {
   output: "mathml", throwOnError: false, trust: false, strict: "ignore",
   maxSize: 20, maxExpand: 200, // bounded: no huge boxes, no macro bombs
@@ -48,7 +59,8 @@ const WINDOW = 1024; // chars of finished lines examined per step when catching 
 let katex = null;
 let katexState = "idle"; // idle | loading | ready | failed
 let hljs = null;
-let hljsState = "idle";
+let hljsCore = null; // the promise of the core
+const grammars = new Map(); // grammar name -> "loading" | "ready" | "failed"
 const pending = new Set(); // placeholders waiting for a library: .md-math, code.md-hl
 
 function loadKatex() {
@@ -63,43 +75,53 @@ function loadKatex() {
   }).then(pumpPending);
 }
 
-function loadHighlight() {
-  if (hljsState !== "idle") return;
-  hljsState = "loading";
-  Promise.all([
-    import("../vendor/highlight.js/es/core.min.js"),
-    ...HL_LANGUAGES.map((name) => import(`../vendor/highlight.js/es/languages/${name}.min.js`)),
-  ]).then(([core, ...languages]) => {
-    hljs = core.default;
-    languages.forEach((m, i) => hljs.registerLanguage(HL_LANGUAGES[i], m.default));
-    hljsState = "ready";
-  }, (err) => {
-    hljsState = "failed";
-    console.warn("markdown: highlight.js did not load", err);
-  }).then(pumpPending);
+function loadHighlightCore() {
+  hljsCore ||= import("../vendor/highlight.js/es/core.min.js").then((core) => { hljs = core.default; });
+  return hljsCore;
 }
 
-const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+function loadGrammar(name) {
+  if (grammars.has(name)) return;
+  grammars.set(name, "loading");
+  for (const embedded of HL_EMBEDS[name] || []) loadGrammar(embedded);
+  Promise.all([loadHighlightCore(), import(`../vendor/highlight.js/es/languages/${name}.min.js`)])
+    .then(([, grammar]) => {
+      hljs.registerLanguage(name, grammar.default);
+      grammars.set(name, "ready");
+    }, (err) => {
+      grammars.set(name, "failed");
+      console.warn(`markdown: highlight.js (${name}) did not load`, err);
+    }).then(pumpPending);
+}
+
+// A language's state: "ready" once its grammar and those it embeds are loaded (or failed).
+function grammarState(name) {
+  const own = grammars.get(name) || "idle";
+  if (own !== "ready") return own;
+  return (HL_EMBEDS[name] || []).some((e) => grammars.get(e) === "loading") ? "loading" : "ready";
+}
+
+const grammarsLoading = () => [...grammars.values()].includes("loading");
+
+// The grammar for a code element's language-* class; undefined when none is vendored.
+function grammarOf(code) {
+  const lang = [...code.classList].find((c) => c.startsWith("language-"))?.slice(9);
+  return lang && HL_NAME.get(lang);
+}
 
 /**
- * Fetch highlight.js and KaTeX now and warm them up (each grammar compiled in a task of its own),
- * so the first formula or code block of a stream costs nothing. Call it when a reply is on its
- * way (say, on Send); the returned promise resolves when all is ready.
+ * Fetch KaTeX and highlight.js's core now and warm KaTeX up, so the first formula of a stream
+ * costs nothing (a grammar is fetched when code in its language first shows up). Call it when a
+ * reply is on its way (say, on Send); the returned promise resolves when all is ready.
  */
 let warming = null;
 export function preload() {
   warming ||= (async () => {
     loadKatex();
-    loadHighlight();
+    await loadHighlightCore().catch(() => {}); // a grammar's own load reports a failure
     renderMarkdown("warm *up* https://example.org $x$"); // compiles markdown-it's link finder
     await whenIdle();
     if (katexState === "ready") mathNode("\\frac{a}{b}+\\sqrt{x^2}", true);
-    if (hljsState === "ready") {
-      for (const name of HL_LANGUAGES) {
-        await nextTask();
-        hljs.highlight("x = 1\n", { language: name, ignoreIllegals: true });
-      }
-    }
   })();
   return warming.then(whenIdle);
 }
@@ -107,7 +129,7 @@ export function preload() {
 // Resolves once no library is loading and every waiting placeholder is upgraded.
 let idleWaiters = [];
 function whenIdle() {
-  const busy = katexState === "loading" || hljsState === "loading" || pending.size;
+  const busy = katexState === "loading" || grammarsLoading() || pending.size;
   if (!busy) return Promise.resolve();
   return new Promise((resolve) => idleWaiters.push(resolve));
 }
@@ -125,7 +147,7 @@ function pumpStep() {
   let progressed = false;
   for (const el of pending) {
     const isMath = el.classList.contains("md-math");
-    const state = isMath ? katexState : hljsState;
+    const state = isMath ? katexState : grammarState(grammarOf(el));
     if (state === "loading" || state === "idle") continue;
     pending.delete(el);
     progressed = true;
@@ -138,7 +160,7 @@ function pumpStep() {
     return;
   }
   pumping = false;
-  if (katexState !== "loading" && hljsState !== "loading" && !pending.size) {
+  if (katexState !== "loading" && !grammarsLoading() && !pending.size) {
     const waiters = idleWaiters;
     idleWaiters = [];
     waiters.forEach((resolve) => resolve());
@@ -237,7 +259,7 @@ function highlightedNodes(html) {
 }
 
 function applyHighlight(code) {
-  const lang = [...code.classList].find((c) => c.startsWith("language-"))?.slice(9);
+  const lang = grammarOf(code);
   if (!lang || !hljs.getLanguage(lang)) return;
   const text = code.textContent;
   let nodes = null;
@@ -253,7 +275,7 @@ function applyHighlight(code) {
 
 function upgradeCode(code) {
   code.classList.remove("md-hl-pending");
-  if (hljsState === "ready") applyHighlight(code);
+  if (grammarState(grammarOf(code)) === "ready") applyHighlight(code);
 }
 
 // --- markdown-it --------------------------------------------------------------------------
@@ -581,12 +603,15 @@ function toFragment(html) {
   }
   for (const code of frag.querySelectorAll("code.md-hl")) {
     code.classList.remove("md-hl");
-    if (hljsState === "ready") {
+    const grammar = grammarOf(code);
+    if (!grammar) continue; // a language with no vendored grammar stays plain
+    const state = grammarState(grammar);
+    if (state === "ready") {
       applyHighlight(code);
-    } else if (hljsState !== "failed") {
+    } else if (state !== "failed") {
       code.classList.add("md-hl-pending");
       pending.add(code);
-      loadHighlight();
+      loadGrammar(grammar);
     }
   }
   return frag;

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from providers.audit import AuditEntry, record, record_change
 from providers.models import ChatModel
 from providers.teams import Team
 
@@ -66,6 +67,19 @@ class Command(BaseCommand):
             team.members.add(*new_members)
             team.reviewers.add(*new_reviewers)
             team.models.add(*new_models)
+            if created:
+                record(None, AuditEntry.Action.CREATED, team, "add_team")
+            else:
+                added = [
+                    name
+                    for name, new in (
+                        ("members", new_members),
+                        ("reviewers", new_reviewers),
+                        ("models", new_models),
+                    )
+                    if new
+                ]
+                record_change(None, team, changed + added, via="add_team")
         quota = "unlimited" if team.daily_token_quota is None else f"{team.daily_token_quota:,}"
         retention = team.reasoning_retention_days
         self.stdout.write(

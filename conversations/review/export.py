@@ -1,0 +1,117 @@
+"""Traces as JSONL or Markdown, one turn at a time, in bounded memory.
+
+Shared by `GET /review/export.jsonl` and `manage.py export_traces`. The turns are
+read by keyset chunks (each chunk one query, the list's own order and index; no
+cursor held open across a slow client); each chunk's contexts and reviews are read
+in one query apiece (conversations/review/traces.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from conversations.export import _fence
+from conversations.models import Turn
+from conversations.review import traces
+from conversations.review.filters import encode_cursor, newest_first
+
+CHUNK = 200
+FIELDS = (
+    "turn",
+    "conversation",
+    "user",
+    "model",
+    "created",
+    "status",
+    "messages",
+    "reasoning_content",
+    "content",
+    "usage",
+    "timings",
+    "error",
+    "references",
+    "rating",
+    "tags",
+    "notes",
+)
+
+
+def chunks(turns: QuerySet[Turn], size: int = CHUNK) -> Iterator[list[Turn]]:
+    after = None
+    turns = turns.select_related("conversation__owner")
+    while True:
+        rows = list(newest_first(turns, after)[:size])
+        if not rows:
+            return
+        yield rows
+        after = encode_cursor(rows[-1])
+
+
+def records(turns: QuerySet[Turn], *, staff: bool) -> Iterator[dict[str, Any]]:
+    """One dict per turn with exactly FIELDS, newest first. `staff`: the reader may see
+    an error's technical `detail` (as in the JSON API)."""
+    for rows in chunks(turns):
+        contexts = traces.contexts(rows)
+        reviews = traces.reviews(rows)
+        for turn in rows:
+            yield {
+                "turn": str(turn.id),
+                "conversation": str(turn.conversation_id),
+                "user": turn.conversation.owner.get_username(),
+                "model": turn.model,
+                "created": turn.created.isoformat(),
+                "status": turn.status,
+                "messages": [{"role": m.role, "content": m.content} for m in contexts[turn.id]],
+                "reasoning_content": turn.reasoning_content,
+                "content": turn.content,
+                "usage": turn.usage,
+                "timings": turn.timings,
+                "error": public_error(turn.error, staff=staff),
+                # References (web-search bots) are not stored on turns yet.
+                "references": getattr(turn, "references", None),
+                **traces.summary(reviews.get(turn.id, [])),
+            }
+
+
+def public_error(error: Any, *, staff: bool) -> Any:
+    if isinstance(error, dict) and not staff:
+        return {k: v for k, v in error.items() if k != "detail"}
+    return error
+
+
+def jsonl_lines(turns: QuerySet[Turn], *, staff: bool) -> Iterator[str]:
+    for record in records(turns, staff=staff):
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def markdown_lines(turns: QuerySet[Turn], *, staff: bool) -> Iterator[str]:
+    """One section per turn: who, model and when; the context; reasoning; answer; reviews."""
+    for r in records(turns, staff=staff):
+        out = [f"## {r['model'] or _('Unknown model')} · {r['user']} · {r['created']}", ""]
+        out += [f"- turn: `{r['turn']}`", f"- {_('Status')}: {r['status']}"]
+        if r["usage"]:
+            out.append(f"- usage: `{json.dumps(r['usage'])}`")
+        if r["timings"]:
+            out.append(f"- timings: `{json.dumps(r['timings'])}`")
+        if r["error"]:
+            out.append(f"- error: `{json.dumps(r['error'], ensure_ascii=False)}`")
+        if r["tags"]:
+            out.append(f"- {_('Tags')}: {', '.join(r['tags'])}")
+        out.append("")
+        out += [f"### {_('Context sent upstream')}", ""]
+        for m in r["messages"]:
+            fence = _fence(m["content"])
+            out += [f"**{m['role']}**", "", f"{fence}text", m["content"], fence, ""]
+        for title, text in ((_("Reasoning"), r["reasoning_content"]), (_("Answer"), r["content"])):
+            fence = _fence(text)
+            out += [f"### {title}", "", f"{fence}text", text, fence, ""]
+        for note in r["notes"]:
+            verdict = " ".join(str(v) for v in (note["rating"], note["score"]) if v)
+            text = " ".join(note["note"].split())
+            out += [f"> **{note['reviewer']}** {verdict} {text}".rstrip(), ""]
+        yield "\n".join(out) + "\n"

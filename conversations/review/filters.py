@@ -1,0 +1,184 @@
+"""The trace list's and the export's query parameters, search and keyset pages.
+
+Parameters (DESIGN): `q`, `model` (`provider/model id`), `user` (username), `team`
+(name), `status`, `rating` (`good`, `bad`, or `none` for unrated), `tag`, `since`,
+`until` (ISO dates, both inclusive; a full ISO datetime works too). Ours: `provider`,
+`min_reasoning` / `max_reasoning` (reasoning tokens), `min_thinking` /
+`max_thinking` (thinking time, seconds), `after` (the keyset cursor).
+
+Every filter narrows `visible_turns(user)`: a filter can never widen what a person
+sees, so naming another person or team only ever finds fewer rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connections
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from conversations.models import Turn
+from conversations.review.models import Review, ReviewTag
+
+PAGE_SIZE = 50
+TEXT_PARAMS = ("q", "provider", "model", "user", "team", "status", "rating", "tag")
+RANGE_PARAMS = ("min_reasoning", "max_reasoning", "min_thinking", "max_thinking")
+DATE_PARAMS = ("since", "until")
+PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS
+
+# The same expression as the GIN index of migration 0004 (PostgreSQL only): the
+# planner uses the index only for an identical expression.
+_TSVECTOR = (
+    'to_tsvector(\'simple\'::regconfig, left("conversations_turn"."reasoning_content", 100000)'
+    ' || \' \' || left("conversations_turn"."content", 100000))'
+)
+# Scripts written without spaces: the 'simple' parser keeps a whole run as one token,
+# so a word inside it would never match; such queries search by substring.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+class BadFilter(ValueError):
+    """A parameter the list cannot read; its message is for the person."""
+
+
+@dataclass
+class TraceFilters:
+    values: dict[str, str] = field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    ranges: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: Any) -> TraceFilters:
+        found = cls()
+        for name in TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS:
+            value = (params.get(name) or "").strip()
+            if value:
+                found.values[name] = value
+        if "rating" in found.values and found.values["rating"] not in ("good", "bad", "none"):
+            raise BadFilter(_("Rating must be good, bad or none."))
+        if "since" in found.values:
+            found.since = _moment(found.values["since"], end=False)
+        if "until" in found.values:
+            found.until = _moment(found.values["until"], end=True)
+        for name in RANGE_PARAMS:
+            if name in found.values:
+                try:
+                    found.ranges[name] = float(found.values[name])
+                except ValueError:
+                    raise BadFilter(_("%(name)s must be a number.") % {"name": name}) from None
+        return found
+
+    def apply(self, turns: QuerySet[Turn]) -> QuerySet[Turn]:
+        v = self.values
+        if "q" in v:
+            turns = search(turns, v["q"])
+        if "provider" in v:
+            turns = turns.filter(model__startswith=v["provider"] + "/")
+        if "model" in v:
+            turns = turns.filter(model=v["model"])
+        if "user" in v:
+            turns = turns.filter(conversation__owner__username=v["user"])
+        if "team" in v:
+            turns = turns.filter(conversation__owner__teams__name=v["team"])
+        if "status" in v:
+            turns = turns.filter(status=v["status"])
+        if v.get("rating") == "none":
+            turns = turns.exclude(Exists(_reviews().exclude(rating="")))
+        elif "rating" in v:
+            turns = turns.filter(Exists(_reviews().filter(rating=v["rating"])))
+        if "tag" in v:
+            tags = ReviewTag.objects.filter(review__turn=OuterRef("pk"), name=v["tag"])
+            turns = turns.filter(Exists(tags))
+        if self.since is not None:
+            turns = turns.filter(created__gte=self.since)
+        if self.until is not None:
+            turns = turns.filter(created__lt=self.until)
+        r = self.ranges
+        if "min_reasoning" in r:
+            turns = turns.filter(usage__reasoning_tokens__gte=r["min_reasoning"])
+        if "max_reasoning" in r:
+            turns = turns.filter(usage__reasoning_tokens__lte=r["max_reasoning"])
+        if "min_thinking" in r:
+            turns = turns.filter(timings__reasoning_duration__gte=r["min_thinking"] * 1000)
+        if "max_thinking" in r:
+            turns = turns.filter(timings__reasoning_duration__lte=r["max_thinking"] * 1000)
+        return turns
+
+
+def _reviews() -> QuerySet[Review]:
+    return Review.objects.filter(turn=OuterRef("pk"))
+
+
+def _moment(text: str, *, end: bool) -> datetime:
+    """An ISO date (the whole day: `until` includes it) or datetime, made aware."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadFilter(_("Dates must be ISO dates, such as 2026-01-31.")) from None
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment
+    moment = timezone.make_aware(datetime.combine(day, time.min))
+    return moment + timedelta(days=1) if end else moment
+
+
+def search(turns: QuerySet[Turn], query: str) -> QuerySet[Turn]:
+    """Full text over reasoning and answer: every word must occur."""
+    if connections[turns.db].vendor == "postgresql" and not _CJK.search(query):
+        match = RawSQL(
+            f"{_TSVECTOR} @@ plainto_tsquery('simple'::regconfig, %s)",
+            [query],
+            output_field=BooleanField(),
+        )
+        return turns.filter(match)
+    for word in query.split():
+        turns = turns.filter(Q(reasoning_content__icontains=word) | Q(content__icontains=word))
+    return turns
+
+
+# --- keyset pages -------------------------------------------------------------
+
+
+def encode_cursor(turn: Turn) -> str:
+    raw = f"{turn.created.isoformat()}|{turn.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, turn_id = raw.split("|")
+        return datetime.fromisoformat(created), uuid.UUID(turn_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadFilter(_("That page link is not valid.")) from None
+
+
+def newest_first(turns: QuerySet[Turn], after: str | None = None) -> QuerySet[Turn]:
+    """The keyset order (newest first, the id breaking ties) from a cursor on: the
+    index `turn_assistant_recent` serves it, so page 500 costs what page 1 does."""
+    if after:
+        created, turn_id = decode_cursor(after)
+        turns = turns.filter(Q(created__lt=created) | Q(created=created, id__lt=turn_id))
+    return turns.order_by("-created", "-id")
+
+
+def page(turns: QuerySet[Turn], after: str | None, size: int = 0) -> tuple[list[Turn], str]:
+    """One page and the cursor of the next ('' on the last page)."""
+    size = size or PAGE_SIZE
+    rows = list(newest_first(turns, after)[: size + 1])
+    if len(rows) > size:
+        return rows[:size], encode_cursor(rows[size - 1])
+    return rows, ""

@@ -1,0 +1,100 @@
+"""Review data: judgements of traces and the record of redactions.
+
+A judgement is one person's (a `Review` per turn and reviewer, named unique
+constraint): two reviewers of a team may disagree, and an evaluation set wants both
+voices rather than whoever saved last. Everyone who may see the turn sees all its
+reviews. Tags are rows (`ReviewTag`), not a JSON list: an exact tag filter is then an
+indexed join on both SQLite and PostgreSQL (JSON containment is PostgreSQL-only).
+
+A `Redaction` keeps who, when, which part and how much, never the removed text.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Review(models.Model):
+    class Rating(models.TextChoices):
+        GOOD = "good", _("Good")
+        BAD = "bad", _("Bad")
+
+    turn = models.ForeignKey("conversations.Turn", on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trace_reviews"
+    )
+    rating = models.CharField(_("rating"), max_length=8, choices=Rating.choices, blank=True)
+    score = models.PositiveSmallIntegerField(
+        _("score"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    note = models.TextField(_("note"), blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["turn", "reviewer"], name="review_unique_turn_reviewer"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=1, score__lte=5),
+                name="review_score_1_to_5",
+            ),
+        ]
+        indexes = [
+            # The list's rating filter: EXISTS (reviews of this turn with this rating).
+            models.Index(fields=["turn", "rating"], name="review_turn_rating"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of {self.turn_id} by {self.reviewer_id}"
+
+
+class ReviewTag(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(_("tag"), max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "name"], name="reviewtag_unique_name"),
+        ]
+        indexes = [models.Index(fields=["name"], name="reviewtag_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Redaction(models.Model):
+    class Part(models.TextChoices):
+        REASONING = "reasoning", _("Reasoning")
+        CONTENT = "content", _("Answer")
+
+    turn = models.ForeignKey(
+        "conversations.Turn", on_delete=models.CASCADE, related_name="redactions"
+    )
+    # Kept when the person is deleted: the record says that a redaction happened.
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    part = models.CharField(max_length=16, choices=Part.choices)
+    chars = models.PositiveIntegerField(help_text=_("Characters removed, all occurrences."))
+    occurrences = models.PositiveIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("redaction")
+        verbose_name_plural = _("redactions")
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return f"{self.part} of {self.turn_id}: {self.chars} chars"

@@ -1,0 +1,143 @@
+"""The audit log: who created, changed, disabled, tested or rotated which provider, key,
+model or team, and when. Never a secret: a key is named by its label and last four
+characters, and a replaced secret is recorded as "secret replaced".
+
+Everyone writes through `record()`: the admin (providers/audit_admin.py's
+`AuditedAdmin`), the operator commands (actor None), the connection test and the
+key failover. Entries are read-only in the admin, for staff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEntry(models.Model):
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        CHANGED = "changed", _("changed")
+        DELETED = "deleted", _("deleted")
+        DISABLED = "disabled", _("disabled")
+        ENABLED = "enabled", _("enabled")
+        TESTED = "tested", _("tested")
+        ROTATED = "rotated", _("rotated")
+        INVALIDATED = "invalidated", _("invalidated")
+
+    class Kind(models.TextChoices):
+        PROVIDER = "provider", _("provider")
+        KEY = "key", _("API key")
+        MODEL = "model", _("model")
+        TEAM = "team", _("team")
+
+    when = models.DateTimeField(_("when"), default=timezone.now, editable=False)
+    # Null for commands and the system (failover); kept as a name when the user goes.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    object_kind = models.CharField(_("object kind"), max_length=16, choices=Kind.choices)
+    object_id = models.CharField(_("object id"), max_length=64)
+    # What the object was called then (it may since be renamed or deleted).
+    object_repr = models.CharField(_("object"), max_length=200)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-when", "-id"]
+        indexes = [
+            models.Index(fields=["-when", "-id"], name="auditentry_recent"),
+            models.Index(fields=["object_kind", "object_id"], name="auditentry_object"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_name or "system"
+        return (
+            f"{self.when:%Y-%m-%d %H:%M} {who} {self.action} {self.object_kind} {self.object_repr}"
+        )
+
+
+def kind_of(obj: Any) -> str:
+    from providers.models import ApiKey, ChatModel, Provider
+    from providers.teams import Team
+
+    for cls, kind in (
+        (Provider, AuditEntry.Kind.PROVIDER),
+        (ApiKey, AuditEntry.Kind.KEY),
+        (ChatModel, AuditEntry.Kind.MODEL),
+        (Team, AuditEntry.Kind.TEAM),
+    ):
+        if isinstance(obj, cls):
+            return str(kind)
+    raise TypeError(f"Not an audited object: {type(obj).__name__}")
+
+
+def describe(obj: Any) -> str:
+    """The object's name for the log; a key's is its provider, label and last four."""
+    from providers.models import ApiKey, ChatModel, Provider
+
+    if isinstance(obj, ApiKey):
+        provider = obj.provider.name if obj.provider_id else "?"
+        return f"{provider}: {obj.label or 'key'} …{obj.last_four}"
+    if isinstance(obj, ChatModel):
+        return obj.ref if obj.provider_id else obj.model_id
+    if isinstance(obj, Provider):
+        return obj.name
+    return str(obj)
+
+
+def record(actor: Any, action: str, obj: Any, detail: str = "") -> AuditEntry:
+    """Write one entry. `actor`: the user who did it, or None (a command, the system).
+    `detail` is short and never holds a secret (names of changed fields only)."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else "",
+        action=action,
+        object_kind=kind_of(obj),
+        object_id=str(obj.pk),
+        object_repr=describe(obj)[:200],
+        detail=detail[:500],
+    )
+
+
+def change_detail(changed: list[str], secret_fields: tuple[str, ...] = ("secret",)) -> str:
+    """What a change touched, by field name; a secret is only said to be replaced."""
+    parts = []
+    if any(name in changed for name in secret_fields):
+        parts.append("secret replaced")
+    rest = [name for name in changed if name not in secret_fields]
+    if rest:
+        parts.append("changed: " + ", ".join(rest))
+    return "; ".join(parts)
+
+
+def record_change(actor: Any, obj: Any, changed: list[str], via: str = "") -> AuditEntry | None:
+    """A save that changed `changed` (field names). Toggling `enabled` is recorded as
+    `enabled`/`disabled` (the other fields in the detail); nothing changed, nothing
+    recorded."""
+    if not changed:
+        return None
+    action = AuditEntry.Action.CHANGED
+    rest = list(changed)
+    if "enabled" in rest and hasattr(obj, "enabled"):
+        rest.remove("enabled")
+        action = AuditEntry.Action.ENABLED if obj.enabled else AuditEntry.Action.DISABLED
+    detail = change_detail(rest)
+    if action != AuditEntry.Action.CHANGED and detail:
+        detail = "also " + detail
+    if via:
+        detail = f"{via}: {detail}" if detail else via
+    return record(actor, action, obj, detail)

@@ -1,0 +1,106 @@
+"""The trace review pages in Chromium: the list filters, a trace opens with its
+context, reasoning and answer side by side, and a rating is saved."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import SHOTS, sign_in
+
+
+@pytest.fixture
+def traces(server):  # type: ignore[no-untyped-def]
+    # ORM work happens here, before the `browser` fixture starts Playwright's loop.
+    from django.contrib.auth import get_user_model
+
+    from providers.teams import Team
+    from tests.review_data import trace
+
+    alice = get_user_model().objects.get(username="alice")
+    bob = get_user_model().objects.create_user("bob", password="bob-pass-123")
+    team = Team.objects.create(name="Research")
+    team.members.add(alice, bob)
+    team.reviewers.add(alice)
+    made = [
+        trace(
+            alice,
+            question="What is the integral of 1/x from 1 to e?",
+            reasoning="The antiderivative of 1/x is ln x.\n\nSo ln e − ln 1 = **1**.",
+            answer="The integral equals **1**.\n\n- antiderivative: `ln x`\n- bounds: 1 and e",
+            reasoning_tokens=820,
+            completion_tokens=900,
+            thinking_ms=12_400,
+        ),
+        trace(bob, question="你好", reasoning="用户在打招呼。", answer="你好！有什么可以帮你？"),
+        trace(bob, question="Tides?", answer="The moon.", status="stopped", model="fake/fake-v4"),
+    ]
+    return {"server": server, "integral": made[0]}
+
+
+def test_filter_open_and_rate_a_trace(traces, browser):  # type: ignore[no-untyped-def]
+    server, turn = traces["server"], traces["integral"]
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, base_url=server.url)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, server.url)
+    os.makedirs(SHOTS, exist_ok=True)
+
+    page.goto("/review/")
+    expect(page.locator("tr[data-trace]")).to_have_count(3)  # alice reviews Research
+    page.get_by_label("Search reasoning and answers").fill("antiderivative")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"q=antiderivative"))
+    expect(page.locator("tr[data-trace]")).to_have_count(1)
+    page.get_by_label("Search reasoning and answers").fill("")
+    page.get_by_label("Status", exact=True).select_option("stopped")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-trace]")).to_have_count(1)
+    expect(page.locator("tr[data-trace]")).to_contain_text("fake/fake-v4")
+    page.goto("/review/")
+    page.screenshot(path=f"{SHOTS}/review-list.png", full_page=True)
+
+    page.locator(f'tr[data-trace="{turn.id}"] a').click()
+    expect(page).to_have_url(re.compile(rf"/review/{turn.id}/$"))
+    sent = page.locator("[data-sent-role]")
+    expect(sent).to_have_count(1)
+    expect(sent).to_contain_text("What is the integral of 1/x")
+    # Reasoning and answer rendered as Markdown, side by side; the source one click away.
+    answer = page.locator('[data-view="content"]')
+    expect(answer.locator("strong")).to_have_text("1")
+    expect(answer.locator("li")).to_have_count(2)
+    expect(page.locator('[data-view="reasoning"]')).to_contain_text("antiderivative of 1/x")
+    expect(page.locator(".facts")).to_contain_text("12.4 s")
+
+    page.get_by_label("Good").check()
+    page.get_by_label("Score (1–5)").select_option("4")
+    page.get_by_label("Tags (comma-separated)").fill("calculus, clean")
+    page.get_by_label("Note").fill("Short and right.")
+    page.get_by_role("button", name="Save review").click()
+    expect(page.locator(".flash")).to_contain_text("Your review is saved.")
+    expect(page.get_by_label("Good")).to_be_checked()
+    expect(page.locator(".reviews")).to_contain_text("Short and right.")
+    page.screenshot(path=f"{SHOTS}/review-trace.png", full_page=True)
+
+    # Selecting a passage fills the redaction form; redacting replaces it.
+    page.get_by_role("button", name="Show source").first.click()
+    page.locator('pre[data-part="reasoning"]').evaluate(
+        """pre => { const r = document.createRange(); const t = pre.firstChild;
+        const at = t.data.indexOf("ln x"); r.setStart(t, at); r.setEnd(t, at + 4);
+        const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+        pre.dispatchEvent(new MouseEvent("mouseup", {bubbles: true})); }"""
+    )
+    expect(page.get_by_label("Passage")).to_have_value("ln x")
+    expect(page.get_by_label("Part")).to_have_value("reasoning")
+    page.get_by_role("button", name="Redact", exact=True).click()
+    expect(page.locator(".flash")).to_contain_text("Redacted 4 characters.")
+    expect(page.locator('[data-view="reasoning"]')).to_contain_text("[redacted]")
+
+    page.goto("/review/?rating=good&tag=calculus")
+    expect(page.locator("tr[data-trace]")).to_have_count(1)
+    expect(page.locator("tr[data-trace]")).to_contain_text("1 good")
+    assert errors == []
