@@ -24,6 +24,20 @@ def _deleted_detail(obj: Model) -> str:
     return ""
 
 
+class ReadOnlyAdmin:
+    """Rows the admin shows and nobody adds, changes or deletes there, superusers
+    included: they are written by the code that records them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class AuditedAdmin:
     """A ModelAdmin mixin: every save and delete made in it (its inlines' too) is
     recorded, with the names of the changed fields (form.changed_data).
@@ -66,7 +80,7 @@ class AuditedAdmin:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("when", "who", "action", "object_kind", "object_repr", "detail")
     list_filter = ("action", "object_kind", "when")
     search_fields = ("object_repr", "detail", "actor_name")
@@ -86,15 +100,7 @@ class AuditEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def who(self, entry: AuditEntry) -> str:
         return entry.actor_name or gettext("— (command or system)")
 
-    # Read-only for everyone, superusers included; readable by all staff.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    # Read-only for everyone, superusers included (ReadOnlyAdmin); readable by all staff.
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_active and request.user.is_staff)

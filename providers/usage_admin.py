@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -11,12 +9,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from providers.audit_admin import ReadOnlyAdmin
 from providers.usage import DailyUsage
 from providers.usage_chart import DAYS, chart_context
 
 
 @admin.register(DailyUsage)
-class DailyUsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DailyUsageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     change_list_template = "admin/providers/dailyusage/change_list.html"
     list_display = (
         "day",
@@ -35,15 +34,7 @@ class DailyUsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "day"
     show_full_result_count = False  # no second COUNT(*) over a large table
 
-    # Written only when turns end (conversations.actions.count_usage).
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    # Written only when turns end (conversations.actions.count_usage): ReadOnlyAdmin.
 
     def get_urls(self) -> list[URLPattern]:
         chart = path(

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench.report import _f
+from tests.bench.report import _f, table
 
 Row = tuple[str, str, str, str, str, str]
 HEADER: Row = ("figure", "product", "baseline", "ratio", "goal", "")
 
 
 def _table(rows: list[Row]) -> str:
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    lines = []
-    for i, row in enumerate([HEADER, *rows]):
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return table(rows, HEADER)
 
 
 def _verdict(value: Any, limit: float) -> str:

@@ -26,10 +26,11 @@ def _below(value: Any, limit: float) -> bool | None:
     return None if value is None else bool(value < limit)
 
 
-def _table(rows: list[Row]) -> str:
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+def table(rows: list[Row], header: Row = HEADER) -> str:
+    """Rows under a header, the first column left-aligned, the others right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
-    for i, row in enumerate([HEADER, *rows]):
+    for i, row in enumerate([header, *rows]):
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
@@ -370,7 +371,7 @@ def render(results: dict[str, Any]) -> str:
         rows += _sweep_rows(data.get("sweep", []), results.get("direct_sweep") or {}, goals)
         rows += _db_rows(data.get("db_writes", {}))
         rows += _memory_rows(data.get("idle_memory", {}))
-        out.append(_table(rows))
+        out.append(table(rows))
         logged = [("main", data.get("daphne_log_problems"))]
         logged += [("coalesce 0", data.get("daphne_log_problems_coalesce0"))]
         logged += [
