@@ -1,4 +1,4 @@
-"""What checking model access and the team quota adds to a turn's start.
+"""What checking model access, the team quota and the limits adds to a turn's start.
 
     python -m tests.bench.access [--teams 50] [--members 200] [--rounds 2000]
 
@@ -6,7 +6,7 @@ Builds a throwaway test database (SQLite, or PostgreSQL with DATABASE_URL), with
 `--teams` teams of `--members` people each, every team given two of ten models
 and a quota, and a day of usage rows for everyone. Then times what a turn start
 asks of conversations/access.py and conversations/quota.py (`resolve_model` with
-its access check, then `check_quota`) for a member of one team: cold (caches
+its access check, then `check_quota` and `limits.check_limits`) for a member of one team: cold (caches
 cleared before each call: what the first turn after an admin change pays) and
 warm (the common case), as database time, queries and wall time per call.
 """
@@ -75,9 +75,10 @@ def _seed(teams: int, members: int) -> Any:
 
 
 def _measure(user: Any, rounds: int, cold: bool) -> str:
+    from django.core.cache import cache
     from django.db import connection
 
-    from conversations import access, catalog, quota
+    from conversations import access, catalog, limits, quota
 
     db_time = [0.0]
     queries = [0]
@@ -93,6 +94,7 @@ def _measure(user: Any, rounds: int, cold: bool) -> str:
     walls, dbs = [], []
     with connection.execute_wrapper(timed):
         for _ in range(rounds):
+            cache.clear()  # the per-minute message count: never at its limit here
             if cold:
                 access.clear()
                 quota.clear()
@@ -100,6 +102,7 @@ def _measure(user: Any, rounds: int, cold: bool) -> str:
             start = time.perf_counter()
             catalog.resolve_model("p/m0", user)  # model m0 is team 0's: user u0 may use it
             quota.check_quota(user)
+            limits.check_limits(user)
             walls.append(time.perf_counter() - start)
             dbs.append(db_time[0] - db_before)
     return (
