@@ -25,6 +25,7 @@ urlpatterns = [
     path("review/", review_views.trace_list, name="review-list"),
     path("review/export.jsonl", review_views.export_jsonl, name="review-export"),
     path("review/export.md", review_views.export_markdown, name="review-export-md"),
+    path("review/compare/", review_views.compare, name="review-compare"),
     path("review/<uuid:turn_id>/", review_views.trace_page, name="review-trace"),
     path("review/<uuid:turn_id>/redact/", review_views.redact, name="review-redact"),
     path("setup/", site_views.setup, name="setup"),

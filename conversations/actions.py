@@ -23,6 +23,7 @@ from conversations import access, quota
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from conversations.plans import TurnPlan
+from conversations.review import signals as review_signals
 from providers import keys as key_state
 from providers.usage import DailyUsage, tokens_of
 
@@ -184,8 +185,13 @@ def finish_turn(
     key_label: str = "",
     attempts: int = 0,
     used_key_id: int | None = None,
+    references: list[dict[str, Any]] | None = None,
+    bot_usage: dict[str, Any] | None = None,
 ) -> bool:
     """Store the final state. False when the turn was already finished (by expiry).
+
+    `references` and `bot_usage`: a web-search bot's sources (as sent in
+    `turn.references`) and its own usage object; None when there were none.
 
     `key_label` and `attempts`: which of the provider's keys served the turn (the
     last one tried when none answered) and how many upstream requests it took.
@@ -203,6 +209,8 @@ def finish_turn(
             error=error,
             key_label=key_label[:100],
             attempts=min(attempts, 32767),
+            references=references,
+            bot_usage=bot_usage,
             finished=now,
             lease_expires=None,
         )
@@ -216,7 +224,16 @@ def finish_turn(
             )
             Conversation.objects.filter(id=conversation_id).update(updated=now)
             count_usage(owner_id, model, usage, now)
+            review_signals.store(
+                turn_id, status=status, reasoning=reasoning, content=content, timings=timings
+            )
     return updated == 1
+
+
+def save_references(turn_id: str, references: list[dict[str, Any]]) -> None:
+    """A running turn's references, stored when they arrive: a turn whose process
+    dies (settled as incomplete by another) keeps them, and a snapshot has them."""
+    Turn.objects.filter(id=turn_id, status=Turn.Status.STREAMING).update(references=references)
 
 
 def count_usage(user_id: int, model: str, usage: dict[str, Any] | None, now: Any) -> None:
@@ -270,10 +287,17 @@ def claim_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
 
 
 def settle_claimed_turn(turn_id: str, reasoning: str, content: str, seq: int) -> None:
-    """Store the text of an expired turn as far as its log got, and its terminal seq."""
-    Turn.objects.filter(id=turn_id, status=Turn.Status.INCOMPLETE).update(
-        reasoning_content=reasoning, content=content, seq=seq
-    )
+    """Store the text of an expired turn as far as its log got, and its terminal seq,
+    and its review signals (conversations/review/signals.py)."""
+    with transaction.atomic():
+        settled = Turn.objects.filter(id=turn_id, status=Turn.Status.INCOMPLETE).update(
+            reasoning_content=reasoning, content=content, seq=seq
+        )
+        if settled:
+            status = Turn.Status.INCOMPLETE
+            review_signals.store(
+                turn_id, status=status, reasoning=reasoning, content=content, timings=None
+            )
 
 
 def conversation_for_user(user: Any, conversation_id: Any) -> Conversation | None:

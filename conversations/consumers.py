@@ -214,23 +214,25 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_snapshot(self, turn_id: str) -> None:
         turn = await run_db(
-            lambda: Turn.objects.only("reasoning_content", "content", "status", "seq").get(
-                id=turn_id
-            )
+            lambda: Turn.objects.only(
+                "reasoning_content", "content", "status", "seq", "references"
+            ).get(id=turn_id)
         )
         self.sent[turn_id] = turn.seq
         if turn.status == Turn.Status.STREAMING:
             self.open_turns[turn_id] = time.monotonic()
-        await self.send_json(
-            {
-                "type": "turn.snapshot",
-                "turn": turn_id,
-                "seq": turn.seq,
-                "status": turn.status,
-                "reasoning_content": turn.reasoning_content,
-                "content": turn.content,
-            }
-        )
+        snapshot: dict[str, Any] = {
+            "type": "turn.snapshot",
+            "turn": turn_id,
+            "seq": turn.seq,
+            "status": turn.status,
+            "reasoning_content": turn.reasoning_content,
+            "content": turn.content,
+        }
+        if turn.references is not None:
+            # A web-search bot's sources (stored when they arrived, and at the end).
+            snapshot["references"] = turn.references
+        await self.send_json(snapshot)
 
     @staticmethod
     def _turn_id(frame: dict[str, Any]) -> str:

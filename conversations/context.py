@@ -1,7 +1,8 @@
 """The context builder: the ONE place that turns stored turns into upstream messages.
 
 The rule it exists for: only `content` goes back to a model, never
-`reasoning_content`. R1-era providers (Ark, Qianfan, Coreshub, new-api gateways)
+`reasoning_content` (nor a web-search bot's `references` or `bot_usage`: shown and
+stored, never replayed). R1-era providers (Ark, Qianfan, Coreshub, new-api gateways)
 answer HTTP 400 when reasoning is replayed; DeepSeek V4 ignores it without tool
 calls. Should tool calling come, V4 needs the reasoning of tool-call turns passed
 back: that per-provider exception would live here too.

@@ -82,6 +82,10 @@ class Turn(models.Model):
     usage = models.JSONField(null=True, blank=True)
     timings = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # A web-search bot's sources, as sent in `turn.references` (a list, or null when
+    # none came), and its own usage object. Shown, never sent back to a model.
+    references = models.JSONField(null=True, blank=True)
+    bot_usage = models.JSONField(null=True, blank=True)
     # Which of the provider's API keys served the turn (its label, never the
     # secret) and how many upstream requests it took (failover and retries).
     key_label = models.CharField(_("key label"), max_length=100, blank=True)

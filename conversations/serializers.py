@@ -21,6 +21,9 @@ def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
         "usage": turn.usage,
         "timings": turn.timings,
         "error": error,
+        # A web-search bot's sources (a list, or null) and its own usage object.
+        "references": turn.references,
+        "bot_usage": turn.bot_usage,
         "seq": turn.seq,
         "created": turn.created.isoformat(),
     }

@@ -31,12 +31,14 @@ from providers import keys as key_state
 from providers.clients import client_for
 from providers.clients.base import (
     AuthError,
+    BotUsage,
     ClientConfig,
     ContentDelta,
     Done,
     ProviderError,
     RateLimited,
     ReasoningDelta,
+    References,
     Stalled,
     StreamCut,
     Usage,
@@ -74,8 +76,14 @@ class TurnRunner:
         self.seq = 0
         self.reasoning: list[str] = []  # published text, as of self.seq
         self.content: list[str] = []
-        self.pending: list[tuple[str, list[str]]] = []
+        # What waits to be published, in order: ("reasoning" | "content", texts) or
+        # ("references", [items]).
+        self.pending: list[tuple[str, list[Any]]] = []
         self.usage: Usage | None = None
+        self.references: list[dict[str, Any]] | None = None  # as published
+        self._references_queued = False  # only a turn's first references are kept
+        self._references_saver: asyncio.Task[None] | None = None
+        self.bot_usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
         self.got_delta = False
         self.key: KeyRef = NO_KEY  # the key of the current (or last) attempt
@@ -251,6 +259,10 @@ class TurnRunner:
                         self._delta("content", event.text)
                     elif isinstance(event, Usage):
                         self.usage = event
+                    elif isinstance(event, References):
+                        self._queue_references(event.items)
+                    elif isinstance(event, BotUsage):
+                        self.bot_usage = event.data
                     elif isinstance(event, Done):
                         self.finish_reason = event.finish_reason
                 return Turn.Status.COMPLETED, None
@@ -320,6 +332,18 @@ class TurnRunner:
             self.pending[-1][1].append(text)
         else:
             self.pending.append((kind, [text]))
+        self._schedule_flush(now, urgent)
+
+    def _queue_references(self, items: list[dict[str, Any]]) -> None:
+        """A bot's sources: one `turn.references` event, in order with the deltas, at
+        once. A later list (another key's attempt, a repeat) is dropped."""
+        if self._references_queued or not items:
+            return
+        self._references_queued = True
+        self.pending.append(("references", [items]))
+        self._schedule_flush(time.monotonic(), urgent=True)
+
+    def _schedule_flush(self, now: float, urgent: bool) -> None:
         if urgent and self._flush_handle is not None and self._flush_delayed:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -358,11 +382,24 @@ class TurnRunner:
             pending, self.pending = self.pending, []
             events = []
             for kind, parts in pending:
+                if kind == "references":
+                    self.references = parts[0]
+                    events.append(self._event("turn.references", items=parts[0]))
+                    self._references_saver = asyncio.create_task(self._save_references())
+                    continue
                 text = "".join(parts)
                 (self.reasoning if kind == "reasoning" else self.content).append(text)
                 events.append(self._event(f"{kind}.delta", text=text))
             if events:
                 await self._send(events)
+
+    async def _save_references(self) -> None:
+        if self.references is None:
+            return
+        try:
+            await run_db(actions.save_references, self.turn_id, self.references)
+        except Exception:  # the final save stores them too
+            logger.warning("turn %s: references not saved early", self.turn_id, exc_info=True)
 
     # --- events ----------------------------------------------------------
 
@@ -404,6 +441,8 @@ class TurnRunner:
             self._flush_handle = None
         self._open.set()
         await self._flush()
+        if self._references_saver is not None:
+            await self._references_saver  # before the final save, never after it
         async with self._publish_lock:
             usage = (self.usage or Usage()).as_dict()
             timings = self._timings()
@@ -447,6 +486,8 @@ class TurnRunner:
                         key_label=(self.served_by or self.key).label,
                         attempts=self.attempts,
                         used_key_id=self.served_by.id if self.served_by else None,
+                        references=self.references,
+                        bot_usage=self.bot_usage,
                     )
                 )
             except Exception:

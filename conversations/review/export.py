@@ -72,8 +72,7 @@ def records(turns: QuerySet[Turn], *, staff: bool) -> Iterator[dict[str, Any]]:
                 "usage": turn.usage,
                 "timings": turn.timings,
                 "error": public_error(turn.error, staff=staff),
-                # References (web-search bots) are not stored on turns yet.
-                "references": getattr(turn, "references", None),
+                "references": turn.references,  # a web-search bot's sources, or null
                 **traces.summary(reviews.get(turn.id, [])),
             }
 

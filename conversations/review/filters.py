@@ -4,7 +4,9 @@ Parameters (DESIGN): `q`, `model` (`provider/model id`), `user` (username), `tea
 (name), `status`, `rating` (`good`, `bad`, or `none` for unrated), `tag`, `since`,
 `until` (ISO dates, both inclusive; a full ISO datetime works too). Ours: `provider`,
 `min_reasoning` / `max_reasoning` (reasoning tokens), `min_thinking` /
-`max_thinking` (thinking time, seconds), `after` (the keyset cursor).
+`max_thinking` (thinking time, seconds), `signal` (`empty_answer`, `cut` or
+`looping`: the turn's stored `TraceSignals`, review/signals.py), `after` (the keyset
+cursor).
 
 Every filter narrows `visible_turns(user)`: a filter can never widen what a person
 sees, so naming another person or team only ever finds fewer rows.
@@ -30,7 +32,8 @@ from conversations.models import Turn
 from conversations.review.models import Review, ReviewTag
 
 PAGE_SIZE = 50
-TEXT_PARAMS = ("q", "provider", "model", "user", "team", "status", "rating", "tag")
+TEXT_PARAMS = ("q", "provider", "model", "user", "team", "status", "rating", "tag", "signal")
+SIGNALS = ("empty_answer", "cut", "looping")
 RANGE_PARAMS = ("min_reasoning", "max_reasoning", "min_thinking", "max_thinking")
 DATE_PARAMS = ("since", "until")
 PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS
@@ -66,6 +69,8 @@ class TraceFilters:
                 found.values[name] = value
         if "rating" in found.values and found.values["rating"] not in ("good", "bad", "none"):
             raise BadFilter(_("Rating must be good, bad or none."))
+        if "signal" in found.values and found.values["signal"] not in SIGNALS:
+            raise BadFilter(_("Signal must be empty_answer, cut or looping."))
         if "since" in found.values:
             found.since = _moment(found.values["since"], end=False)
         if "until" in found.values:
@@ -99,6 +104,9 @@ class TraceFilters:
         if "tag" in v:
             tags = ReviewTag.objects.filter(review__turn=OuterRef("pk"), name=v["tag"])
             turns = turns.filter(Exists(tags))
+        if "signal" in v:
+            # A join on the one-to-one's key: the keyset order stays the turns' index.
+            turns = turns.filter(**{f"signals__{v['signal']}": True})
         if self.since is not None:
             turns = turns.filter(created__gte=self.since)
         if self.until is not None:

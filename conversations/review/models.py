@@ -98,3 +98,30 @@ class Redaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.part} of {self.turn_id}: {self.chars} chars"
+
+
+class TraceSignals(models.Model):
+    """Reasoning-aware signals of an ended assistant turn (review/signals.py), written
+    once when it ends, so the list shows and filters them without reading reasoning.
+    They describe the turn as it ended: a later redaction or purge leaves them."""
+
+    turn = models.OneToOneField(
+        "conversations.Turn", on_delete=models.CASCADE, primary_key=True, related_name="signals"
+    )
+    reasoning_chars = models.PositiveIntegerField(_("reasoning characters"), default=0)
+    answer_chars = models.PositiveIntegerField(_("answer characters"), default=0)
+    # Reasoning characters per answer character; null when the answer is empty.
+    ratio = models.FloatField(_("reasoning / answer"), null=True, blank=True)
+    thinking_ms = models.PositiveIntegerField(_("thinking time (ms)"), null=True, blank=True)
+    empty_answer = models.BooleanField(_("empty answer after long reasoning"), default=False)
+    cut = models.BooleanField(_("reasoning cut or stopped"), default=False)
+    looping = models.BooleanField(_("repeated passages"), default=False)
+    repeat_share = models.FloatField(default=0)
+    computed = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("trace signals")
+        verbose_name_plural = _("trace signals")
+
+    def __str__(self) -> str:
+        return f"signals of {self.turn_id}"

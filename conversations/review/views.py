@@ -1,4 +1,5 @@
-"""Trace review pages: the list, one trace, its judgement and redaction, the export.
+"""Trace review pages: the list, one trace, its judgement and redaction, the export,
+and the comparison of 2 to 4 traces side by side.
 
 Every lookup starts from `visible_turns(request.user)`: a trace the person may not
 see is a 404 everywhere.
@@ -7,6 +8,7 @@ see is a 404 everywhere.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -39,10 +41,16 @@ def _seconds(ms: Any) -> float | None:
     return round(ms / 1000, 1) if isinstance(ms, int | float) else None
 
 
+def _signals(turn: Turn) -> Any:
+    """The turn's stored TraceSignals, or None (a turn from before they existed)."""
+    return getattr(turn, "signals", None)
+
+
 def _row(turn: Turn, turn_reviews: list[Any]) -> dict[str, Any]:
     usage, timings = turn.usage or {}, turn.timings or {}
     return {
         "turn": turn,
+        "signals": _signals(turn),
         "reasoning_tokens": usage.get("reasoning_tokens"),
         "answer_tokens": traces.answer_tokens(usage),
         "thinking": _seconds(timings.get("reasoning_duration")),
@@ -58,7 +66,9 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     filters = TraceFilters()
     try:
         filters = TraceFilters.from_params(request.GET)
-        turns = filters.apply(visible_turns(request.user)).select_related("conversation__owner")
+        turns = filters.apply(visible_turns(request.user)).select_related(
+            "conversation__owner", "signals"
+        )
         rows, next_cursor = page(turns, request.GET.get("after"))
     except BadFilter as exc:
         error, status = str(exc), 400
@@ -75,12 +85,22 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "export_url": reverse("review-export") + ("?" + query if query else ""),
         "export_md_url": reverse("review-export-md") + ("?" + query if query else ""),
         "statuses": Turn.Status.values,
+        "signal_choices": _signal_choices(),
+        "compare_url": reverse("review-compare"),
         "teams": reviewed_teams(request.user),
         "models": ChatModel.objects.select_related("provider").order_by(
             "provider__name", "model_id"
         ),
     }
     return render(request, "review/list.html", context, status=status)
+
+
+def _signal_choices() -> list[tuple[str, str]]:
+    return [
+        ("empty_answer", _("Empty answer")),
+        ("cut", _("Cut")),
+        ("looping", _("Looping")),
+    ]
 
 
 @login_required
@@ -120,6 +140,8 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
         "redact_form": RedactForm(),
         "redactions": turn.redactions.select_related("by"),
         "staff": request.user.is_staff,
+        "signals": _signals(turn),
+        "siblings_url": _siblings_url(request, turn),
         "list_url": reverse("review-list")
         + "?"
         + urlencode({"user": turn.conversation.owner.get_username()}),
@@ -127,6 +149,76 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
     return render(
         request, "review/trace.html", context, status=200 if request.method == "GET" else 400
     )
+
+
+def _siblings_url(request: HttpRequest, turn: Turn) -> str:
+    """The comparison of the turn with the other answers to its message (regenerations,
+    other models) that the person may see: '' when it has none. At most 3 siblings,
+    the earliest, since a comparison takes 4 turns."""
+    if turn.parent_id is None:
+        return ""
+    siblings = list(
+        visible_turns(request.user)
+        .filter(parent_id=turn.parent_id)
+        .exclude(pk=turn.pk)
+        .order_by("index")
+        .values_list("id", flat=True)[: COMPARE_MAX - 1]
+    )
+    if not siblings:
+        return ""
+    ids = ",".join(str(i) for i in [turn.id, *siblings])
+    return reverse("review-compare") + "?" + urlencode({"turns": ids})
+
+
+COMPARE_MIN, COMPARE_MAX = 2, 4
+
+
+def _compared_ids(request: HttpRequest) -> list[uuid.UUID] | None:
+    """The ids of `turns=` (comma-separated, or repeated as the list's checkboxes send
+    them), in order, once each; None unless 2 to 4 valid ids."""
+    ids: list[uuid.UUID] = []
+    for value in request.GET.getlist("turns"):
+        for raw in value.split(","):
+            if not raw.strip():
+                continue
+            try:
+                turn_id = uuid.UUID(raw.strip())
+            except ValueError:
+                return None
+            if turn_id not in ids:
+                ids.append(turn_id)
+    return ids if COMPARE_MIN <= len(ids) <= COMPARE_MAX else None
+
+
+@login_required
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """2 to 4 traces side by side. Anything else (too few or many, a malformed id, a
+    turn the person may not see) is a 404 that says nothing of which turn failed."""
+    ids = _compared_ids(request)
+    found: dict[Any, Turn] = {}
+    if ids is not None:
+        turns = visible_turns(request.user).filter(pk__in=ids)
+        found = {t.id: t for t in turns.select_related("conversation__owner", "signals")}
+    if ids is None or len(found) != len(ids):
+        return render(request, "review/compare_missing.html", status=404)
+    columns = []
+    for turn_id in ids:
+        turn = found[turn_id]
+        usage, timings = turn.usage or {}, turn.timings or {}
+        columns.append(
+            {
+                "turn": turn,
+                "signals": _signals(turn),
+                "reasoning_chars": len(turn.reasoning_content),
+                "answer_chars": len(turn.content),
+                "thinking": _seconds(timings.get("reasoning_duration")),
+                "usage": usage,
+                "answer_tokens": traces.answer_tokens(usage),
+            }
+        )
+    context = {"columns": columns, "list_url": reverse("review-list")}
+    return render(request, "review/compare.html", context)
 
 
 def _timing_labels() -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """The small base every provider client stands on.
 
 A client turns one `StreamRequest` into an async stream of typed events:
-`ReasoningDelta`, `ContentDelta`, `Usage`, and finally `Done`. Anything that
+`ReasoningDelta`, `ContentDelta`, `Usage`, and finally `Done` (web-search bots add
+`References` and `BotUsage`). Anything that
 goes wrong becomes a `ProviderError` with a stable `code`, the technical `message`
 (for admins and logs) and a plain-words one for the person (`user_message()`);
 `retryable` says whether trying again (only before the first token) may help.
@@ -67,11 +68,54 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class References:
+    """The sources a web-search bot (Ark `bots/chat/completions`) cites: each item has
+    at least REFERENCE_KEYS (null where the provider left one out)."""
+
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BotUsage:
+    """A bot's own usage object (its model and plugin usage), kept as the provider sent it."""
+
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Done:
     finish_reason: str | None = None
 
 
-Event = ReasoningDelta | ContentDelta | Usage | Done
+Event = ReasoningDelta | ContentDelta | Usage | References | BotUsage | Done
+
+REFERENCE_KEYS = ("title", "url", "site_name", "summary", "publish_time")
+MAX_REFERENCES = 50  # a bound on what one turn stores and sends
+
+
+def reference_items(raw: Any) -> list[dict[str, Any]]:
+    """A provider's `references` list as stored and sent: objects only, at most
+    MAX_REFERENCES, each with every REFERENCE_KEYS key (null when missing or not a
+    string or number). Other keys are kept as sent. URLs are not judged here: the
+    page links only http(s) ones."""
+    if not isinstance(raw, list):
+        return []
+    items: list[dict[str, Any]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        clean = dict(item)
+        for key in REFERENCE_KEYS:
+            value = item.get(key)
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                value = None
+            elif key != "publish_time" and not isinstance(value, str):
+                value = str(value)
+            clean[key] = value
+        items.append(clean)
+        if len(items) >= MAX_REFERENCES:
+            break
+    return items
 
 
 # What a person reads: what happened and what they can do. The runner stores them in

@@ -3,7 +3,9 @@ Coreshub, new-api / one-api gateways, vLLM, OpenRouter.
 
 Reasoning arrives as `delta.reasoning_content`, `delta.reasoning`, or inline in
 `delta.content` between `<think>` tags; usage on the last chunk with choices, on a
-chunk of its own with `"choices": []`, or never.
+chunk of its own with `"choices": []`, or never. Ark web-search bots
+(`/api/v3/bots/chat/completions`) add a top-level `references` list to chunks (the
+first non-empty one is kept, once) and a `bot_usage` object (usually on the last).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from typing import Any
 
 from providers.clients.base import (
     BaseClient,
+    BotUsage,
     Done,
     Event,
     ProviderError,
     ReasoningDelta,
+    References,
     StreamCut,
     StreamRequest,
     Usage,
     error_message,
+    reference_items,
     stream_error,
 )
 from providers.clients.sse import iter_sse
@@ -66,6 +71,8 @@ class ChatCompletionsClient(BaseClient):
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
         parser = ThinkTagParser()
         usage: Usage | None = None
+        bot_usage: dict[str, Any] | None = None
+        referenced = False  # the first non-empty references list was passed on
         finish_reason: str | None = None
         done = False
         try:
@@ -82,6 +89,13 @@ class ChatCompletionsClient(BaseClient):
                         raise stream_error(said, "The provider reported an error.")
                     if isinstance(chunk.get("usage"), dict):
                         usage = usage_from(chunk["usage"])
+                    if isinstance(chunk.get("bot_usage"), dict):
+                        bot_usage = chunk["bot_usage"]
+                    if not referenced and chunk.get("references"):
+                        items = reference_items(chunk["references"])
+                        if items:
+                            referenced = True
+                            yield References(items)
                     for choice in chunk.get("choices") or ():
                         if not isinstance(choice, dict):
                             continue
@@ -109,4 +123,6 @@ class ChatCompletionsClient(BaseClient):
             yield event
         if usage is not None:
             yield usage
+        if bot_usage is not None:
+            yield BotUsage(bot_usage)
         yield Done(finish_reason)

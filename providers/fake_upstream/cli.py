@@ -46,7 +46,29 @@ def dev_script(path: str, body: Any, rate: float) -> Script:
     delay = 1.0 / rate if rate > 0 else 0.0
     if path.endswith("/responses"):
         return responses_stream(reasoning, content, delay=delay, model=model)
+    if "/bots/" in path:  # an Ark web-search bot: sources and the bot's usage too
+        return chat_stream(
+            reasoning, content, delay=delay, model=model, references=DEV_REFERENCES, bot_usage={}
+        )
     return chat_stream(reasoning, content, delay=delay, model=model)
+
+
+DEV_REFERENCES: list[dict[str, Any]] = [
+    {
+        "title": "Fake upstream: the first source",
+        "url": "https://example.com/first",
+        "site_name": "example.com",
+        "summary": "A made-up source, as a web-search bot would cite one.",
+        "publish_time": "2026-01-15 09:30:00",
+    },
+    {
+        "title": "A second source, without a link",
+        "url": "",
+        "site_name": "example.org",
+        "summary": "Its URL is empty, so the page shows the title as text.",
+        "publish_time": None,
+    },
+]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -211,11 +211,15 @@ function assistantView(node) {
   answer.dataset.part = "content";
   const answerNode = markdownText(answer);
   const status = el("div", "turn-status small muted");
+  // A web-search bot's sources, under the answer (turn.references, or stored).
+  const references = el("section", "references");
+  references.dataset.part = "references";
+  references.hidden = true;
   const note = el("div", "turn-note small");
   const tools = el("div", "turn-tools");
-  wrap.append(meta, details, answer, note, status, tools);
+  wrap.append(meta, details, answer, references, note, status, tools);
   const view = {
-    id: node.id, node, wrap, details, label, timer, reasoningNode, answerNode, answer, note, status, tools,
+    id: node.id, node, wrap, details, label, timer, reasoningNode, answerNode, answer, references, note, status, tools,
     seq: 0, startedAt: performance.now(), contentStarted: false, userToggled: false, tick: null,
   };
   view.extra = () => [
@@ -400,10 +404,61 @@ function finishView(view, status, data) {
   if (usage) view.status.append(el("span", "", usage));
 }
 
+// Only an absolute http(s) URL becomes a link: `javascript:`, `data:` and the rest
+// (or a relative one) leave the title as text.
+function httpUrl(value) {
+  if (typeof value !== "string" || !value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+// Ark gives "2025-01-15 09:30:00" (or a Unix time): a string is shown as sent.
+function referenceDate(value) {
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) {
+    return new Date(value < 1e12 ? value * 1000 : value).toLocaleDateString();
+  }
+  return typeof value === "string" ? value.trim() : "";
+}
+
+// The numbered sources, every value inserted as text (textContent), never as HTML.
+function showReferences(view, items) {
+  if (!Array.isArray(items) || !items.length) return;
+  view.node.references = items;
+  const list = el("ol", "references-list");
+  for (const item of items) {
+    if (!item || typeof item !== "object") continue;
+    const text = (k) => (typeof item[k] === "string" ? item[k].trim() : "");
+    const href = httpUrl(item.url);
+    const title = text("title") || text("site_name") || (href || "") || _("Untitled source");
+    const li = el("li", "reference");
+    let head;
+    if (href) {
+      head = el("a", "reference-link", title);
+      head.href = href;
+      head.target = "_blank";
+      head.rel = "noopener noreferrer";
+    } else {
+      head = el("span", "reference-title", title);
+    }
+    if (text("summary")) head.title = text("summary");
+    li.append(head);
+    const meta = [text("site_name"), referenceDate(item.publish_time)].filter(Boolean).join(" · ");
+    if (meta) li.append(el("span", "reference-meta small muted", meta));
+    list.append(li);
+  }
+  view.references.replaceChildren(el("div", "references-title small", _("Sources")), list);
+  view.references.hidden = false;
+}
+
 function fillStored(view, node) {
   view.seq = node.seq || 0;
   if (node.reasoning_content) appendReasoning(view, node.reasoning_content);
   if (node.content) appendContent(view, node.content);
+  if (node.references) showReferences(view, node.references);
   if (view.details.open && node.status !== "streaming") { view.autoToggle = true; view.details.open = false; }
   if (node.status === "streaming") {
     const started = performance.now() - (Date.now() - Date.parse(node.created || new Date().toISOString()));
@@ -446,6 +501,7 @@ function onEvent(event) {
     view.contentStarted = false;
     if (event.reasoning_content) appendReasoning(view, event.reasoning_content);
     if (event.content) appendContent(view, event.content);
+    if (event.references) showReferences(view, event.references);
     view.seq = event.seq;
     if (event.status !== "streaming") { finishView(view, event.status, event); if (runningTurn === event.turn) setRunning(null); }
     return;
@@ -459,6 +515,7 @@ function onEvent(event) {
   switch (event.type) {
     case "reasoning.delta": appendReasoning(view, event.text); break;
     case "content.delta": appendContent(view, event.text); break;
+    case "turn.references": showReferences(view, event.items); break;
     case "turn.completed": finishView(view, "completed", event); setRunning(null); break;
     case "turn.stopped": finishView(view, "stopped", event); setRunning(null); break;
     // The codes the server stores as `incomplete` (partial kept), so a reload agrees.

@@ -1,4 +1,4 @@
-// The trace page: Markdown views of the reasoning and the answer (the raw text stays one
+// The trace and compare pages: Markdown views of the reasoning and the answer (the raw text stays one
 // click away, and is what the server shows without script), and a selection in either
 // filling the redaction form. The list page needs nothing from here.
 
@@ -32,7 +32,7 @@ function formatted(pre) {
     view.hidden = showSource;
     toggle.textContent = showSource ? _("Show formatted") : _("Show source");
   });
-  pre.closest("[data-pane]")?.querySelector("h2")?.append(" ", toggle);
+  pre.closest("[data-pane]")?.querySelector("h2, h3")?.append(" ", toggle);
 }
 
 function paneOf(node) {

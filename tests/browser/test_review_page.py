@@ -38,6 +38,16 @@ def traces(server):  # type: ignore[no-untyped-def]
         trace(bob, question="你好", reasoning="用户在打招呼。", answer="你好！有什么可以帮你？"),
         trace(bob, question="Tides?", answer="The moon.", status="stopped", model="fake/fake-v4"),
     ]
+    from conversations.review import signals
+
+    for turn in made:  # as finish_turn does when a turn ends
+        signals.store(
+            turn.id,
+            status=turn.status,
+            reasoning=turn.reasoning_content,
+            content=turn.content,
+            timings=turn.timings,
+        )
     return {"server": server, "integral": made[0]}
 
 
@@ -103,4 +113,32 @@ def test_filter_open_and_rate_a_trace(traces, browser):  # type: ignore[no-untyp
     page.goto("/review/?rating=good&tag=calculus")
     expect(page.locator("tr[data-trace]")).to_have_count(1)
     expect(page.locator("tr[data-trace]")).to_contain_text("1 good")
+    assert errors == []
+
+
+def test_compare_two_from_the_list(traces, browser):  # type: ignore[no-untyped-def]
+    server = traces["server"]
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, base_url=server.url)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, server.url)
+    os.makedirs(SHOTS, exist_ok=True)
+
+    page.goto("/review/")
+    rows = page.locator("tr[data-trace]")
+    expect(rows).to_have_count(3)
+    expect(page.locator(".signal-ratio").first).to_be_visible()  # signals stored at the end
+    integral = page.locator(f'tr[data-trace="{traces["integral"].id}"]')
+    integral.get_by_label("Select for comparison").check()
+    rows.filter(has_text="fake/fake-v4").get_by_label("Select for comparison").check()
+    page.get_by_role("button", name="Compare selected").click()
+    expect(page).to_have_url(re.compile(r"/review/compare/\?turns="))
+    columns = page.locator("[data-compare]")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0)).to_contain_text("fake/fake-v4")  # newest first, as listed
+    # The answer rendered as Markdown, as on the trace page.
+    expect(columns.nth(1).locator('[data-view="content"] strong')).to_have_text("1")
+    expect(columns.nth(1)).to_contain_text("12.4 s")
+    page.screenshot(path=f"{SHOTS}/review-compare.png", full_page=True)
     assert errors == []
