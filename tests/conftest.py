@@ -206,3 +206,13 @@ def daphne_factory(transactional_db):  # type: ignore[no-untyped-def]
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def team(settings):  # type: ignore[no-untyped-def]
+    """The review tests' people (tests/review_data.py). Six people a test: a fast
+    hasher keeps the suite quick (real sessions still)."""
+    from tests.review_data import people
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return people()

@@ -7,12 +7,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 
 from conversations.models import Conversation, Turn
 from providers.teams import Team
 
 PASSWORD = "review-pass-123"
+
+
+def client_for(user: Any) -> Client:
+    """A test client signed in as one of `people()`."""
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
 
 
 @dataclass

@@ -17,22 +17,9 @@ from conversations.models import Turn
 from conversations.review import filters as review_filters
 from conversations.review.models import Redaction, Review
 from conversations.review.visibility import visible_turns
-from tests.review_data import PASSWORD, people, trace
+from tests.review_data import client_for, trace
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team(settings):  # type: ignore[no-untyped-def]
-    # Six people a test: a fast hasher keeps the suite quick (real sessions still).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return people()
-
-
-def client_for(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def listed(client: Client, **params) -> list[str]:  # type: ignore[no-untyped-def]

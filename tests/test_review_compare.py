@@ -10,21 +10,9 @@ import pytest
 from django.test import Client
 
 from conversations.models import Turn
-from tests.review_data import PASSWORD, people, trace
+from tests.review_data import client_for, trace
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team(settings):  # type: ignore[no-untyped-def]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return people()
-
-
-def client_for(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def regenerate(answer: Turn, model: str, content: str, reasoning: str = "again") -> Turn:

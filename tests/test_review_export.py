@@ -14,7 +14,7 @@ from django.utils import timezone
 from conversations.models import Turn
 from conversations.review.export import FIELDS
 from conversations.review.models import Review
-from tests.review_data import PASSWORD, people, trace
+from tests.review_data import PASSWORD, trace
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,6 @@ DESIGN_FIELDS = {
     "reasoning_content", "content", "usage", "timings", "error", "references",
     "rating", "tags", "notes",
 }  # fmt: skip
-
-
-@pytest.fixture
-def team(settings):  # type: ignore[no-untyped-def]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return people()
 
 
 def export(user, **params) -> list[dict]:  # type: ignore[no-untyped-def]

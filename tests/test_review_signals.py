@@ -20,7 +20,7 @@ from conversations.review import signals
 from conversations.review.models import TraceSignals
 from providers.fake_upstream import chat_stream
 from tests.helpers import MODEL, run_turn
-from tests.review_data import PASSWORD, people, trace
+from tests.review_data import PASSWORD, trace
 
 # --- the pure function --------------------------------------------------------
 
@@ -139,20 +139,8 @@ def test_stored_when_an_expired_turn_is_settled(alice, conversation, chat_provid
 # --- the list: badges and the filter --------------------------------------------
 
 
-@pytest.fixture
-def team(settings):  # type: ignore[no-untyped-def]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return people()
-
-
 def _ended(turn: Turn) -> Turn:
-    signals.store(
-        turn.id,
-        status=turn.status,
-        reasoning=turn.reasoning_content,
-        content=turn.content,
-        timings=turn.timings,
-    )
+    signals.store_for(turn)
     return turn
 
 

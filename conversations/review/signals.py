@@ -122,3 +122,14 @@ def store(
     fields = {**found.fields(), "computed": timezone.now()}
     TraceSignals.objects.update_or_create(turn_id=turn_id, defaults=fields)
     return found
+
+
+def store_for(turn: Any) -> Signals:
+    """`store` for a turn as it is stored (its text, status and timings)."""
+    return store(
+        turn.id,
+        status=turn.status,
+        reasoning=turn.reasoning_content,
+        content=turn.content,
+        timings=turn.timings,
+    )

@@ -41,13 +41,7 @@ def traces(server):  # type: ignore[no-untyped-def]
     from conversations.review import signals
 
     for turn in made:  # as finish_turn does when a turn ends
-        signals.store(
-            turn.id,
-            status=turn.status,
-            reasoning=turn.reasoning_content,
-            content=turn.content,
-            timings=turn.timings,
-        )
+        signals.store_for(turn)
     return {"server": server, "integral": made[0]}
 
 

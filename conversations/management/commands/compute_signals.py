@@ -34,13 +34,7 @@ class Command(BaseCommand):
                 break
             with transaction.atomic():
                 for turn in rows:
-                    signals.store(
-                        turn.id,
-                        status=turn.status,
-                        reasoning=turn.reasoning_content,
-                        content=turn.content,
-                        timings=turn.timings,
-                    )
+                    signals.store_for(turn)
             done += len(rows)
             last = rows[-1].id
         self.stdout.write(f"Computed the signals of {done} turns.")
