@@ -42,11 +42,6 @@ class Resolved:
     # Enabled keys in the order they are tried; empty for the offline demo.
     keys: tuple[KeyRef, ...] = field(default=(), repr=False)
 
-    @property
-    def api_key(self) -> str:
-        """The first key's secret ("" for the offline demo)."""
-        return self.keys[0].secret if self.keys else ""
-
     def keys_now(self) -> tuple[KeyRef, ...]:
         return key_state.in_order(self.keys)
 
