@@ -5,6 +5,7 @@ from django.views.i18n import JavaScriptCatalog
 from chatsite import views as site_views
 from chatsite.throttle import ThrottledAdminAuthenticationForm
 from conversations import views
+from conversations.review import charts_view
 from conversations.review import views as review_views
 
 # The admin's sign-in is throttled like the site's (chatsite/throttle.py).
@@ -26,6 +27,8 @@ urlpatterns = [
     path("review/export.jsonl", review_views.export_jsonl, name="review-export"),
     path("review/export.md", review_views.export_markdown, name="review-export-md"),
     path("review/compare/", review_views.compare, name="review-compare"),
+    path("review/queue/", review_views.review_queue, name="review-queue"),
+    path("review/charts/", charts_view.charts, name="review-charts"),
     path("review/<uuid:turn_id>/", review_views.trace_page, name="review-trace"),
     path("review/<uuid:turn_id>/redact/", review_views.redact, name="review-redact"),
     path("setup/", site_views.setup, name="setup"),
@@ -34,5 +37,12 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # Only the project's own catalogue (LOCALE_PATHS, always read): with no package
+    # named, Django adds every installed app's, the admin's calendar and widget
+    # strings included, which tripled what the Chinese chat page downloads.
+    path(
+        "jsi18n/",
+        JavaScriptCatalog.as_view(packages=["conversations"]),
+        name="javascript-catalog",
+    ),
 ]

@@ -33,8 +33,10 @@ INTERRUPTED_MESSAGE = (
 )
 
 
-def create_conversation(user: Any, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=user, title=title[:200])
+def create_conversation(user: Any, title: str = "", system_prompt: str = "") -> Conversation:
+    return Conversation.objects.create(
+        owner=user, title=title[:200], system_prompt=system_prompt.strip()
+    )
 
 
 def rename_conversation(conversation: Conversation, title: str) -> None:
@@ -42,6 +44,16 @@ def rename_conversation(conversation: Conversation, title: str) -> None:
     conversation.title = " ".join(title.split())[:200]
     with transaction.atomic():
         Conversation.objects.filter(id=conversation.id).update(title=conversation.title)
+
+
+def set_system_prompt(conversation: Conversation, system_prompt: str) -> None:
+    """The prompt every later request of the conversation starts with (empty: none).
+    The caller checked its length (Conversation.SYSTEM_PROMPT_MAX_CHARS)."""
+    conversation.system_prompt = system_prompt.strip()
+    with transaction.atomic():
+        Conversation.objects.filter(id=conversation.id).update(
+            system_prompt=conversation.system_prompt
+        )
 
 
 def delete_conversation(conversation: Conversation) -> None:
@@ -87,6 +99,8 @@ def store_turn(plan: TurnPlan) -> None:
             status=Turn.Status.STREAMING,
             model=plan.model_ref,
             options=plan.options,
+            system_prompt=plan.system_prompt,
+            hints=plan.hints,
             lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
             **common,
         )

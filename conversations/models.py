@@ -19,11 +19,17 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
 
 
 class Conversation(models.Model):
+    # A bound on what a person may set, checked where it is set (the JSON API).
+    SYSTEM_PROMPT_MAX_CHARS = 20_000
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=200, blank=True)
+    # Sent first in every request of the conversation (a system message), or at the
+    # start of its first message for a model that takes none (conversations/context.py).
+    system_prompt = models.TextField(_("system prompt"), blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 
@@ -86,6 +92,12 @@ class Turn(models.Model):
     # none came), and its own usage object. Shown, never sent back to a model.
     references = models.JSONField(null=True, blank=True)
     bot_usage = models.JSONField(null=True, blank=True)
+    # What shaped this answer's request besides the turns, as it was when the turn
+    # started (on assistant turns): the conversation's system prompt and the model's
+    # hints (conversations/context.py). Either may change later; the trace page
+    # rebuilds the context from these, so it shows what was sent.
+    system_prompt = models.TextField(blank=True)
+    hints = models.JSONField(default=dict, blank=True)
     # Which of the provider's API keys served the turn (its label, never the
     # secret) and how many upstream requests it took (failover and retries).
     key_label = models.CharField(_("key label"), max_length=100, blank=True)

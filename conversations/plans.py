@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.catalog import Resolved, resolve_model
-from conversations.context import build_context
+from conversations.context import ModelHints, build_context
 from conversations.errors import Busy, ClientError
 from conversations.limits import check_limits
-from conversations.models import Turn
+from conversations.models import Conversation, Turn
 from conversations.quota import check_quota
 from providers.clients.base import StreamRequest
 from providers.keys import KeyRef
@@ -52,6 +52,9 @@ class TurnPlan:
     parent_id: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     title: str = ""  # the conversation's, if it has none yet
+    # What shaped the request besides the turns, kept on the turn for its trace.
+    system_prompt: str = field(default="", repr=False)
+    hints: dict[str, bool] = field(default_factory=dict)
 
 
 def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
@@ -199,6 +202,12 @@ def prepare_regenerate(
     )
 
 
+def _system_prompt(conversation_id: Any) -> str:
+    # The consumer checked the conversation is the user's when the socket connected.
+    found = Conversation.objects.filter(id=conversation_id).values_list("system_prompt", flat=True)
+    return next(iter(found), "")
+
+
 def _plan(
     conversation_id: Any,
     user: Any,
@@ -213,6 +222,7 @@ def _plan(
     title: str = "",
 ) -> TurnPlan:
     model, provider = resolved.model, resolved.model.provider
+    system_prompt, hints = _system_prompt(conversation_id), ModelHints.of(model)
     return TurnPlan(
         turn_id=str(uuid.uuid4()),
         user_turn_id=user_turn_id,
@@ -223,7 +233,7 @@ def _plan(
         keys=resolved.keys_now(),
         request=StreamRequest(
             model=model.model_id,
-            messages=build_context(context),
+            messages=build_context(context, system_prompt=system_prompt, hints=hints),
             thinking=options["thinking"],
             effort=options["effort"],
             max_tokens=model.max_output_tokens,
@@ -234,4 +244,6 @@ def _plan(
         parent_id=parent_id,
         options={k: v for k, v in options.items() if v},
         title=title,
+        system_prompt=system_prompt,
+        hints=hints.to_json(),
     )

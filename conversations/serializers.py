@@ -42,6 +42,7 @@ def conversation_json(
     return {
         "id": str(conversation.id),
         "title": conversation.title,
+        "system_prompt": conversation.system_prompt,
         "created": conversation.created.isoformat(),
         "updated": conversation.updated.isoformat(),
         "turns": [turn_json(t, staff=staff) for t in turns],

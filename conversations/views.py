@@ -24,6 +24,23 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def _system_prompt_error(body: dict[str, Any]) -> JsonResponse | None:
+    """The 400 for a `system_prompt` that is not a string or is too long; None: fine."""
+    if "system_prompt" not in body:
+        return None
+    prompt = body["system_prompt"]
+    if not isinstance(prompt, str):
+        return json_error(400, "bad_json", "system_prompt must be a string.")
+    limit = Conversation.SYSTEM_PROMPT_MAX_CHARS
+    if len(prompt) > limit:
+        return json_error(
+            400,
+            "too_large",
+            f"The system prompt is {len(prompt):,} characters long; the limit is {limit:,}.",
+        )
+    return None
+
+
 def _load(request: HttpRequest, conversation_id: Any) -> tuple[Conversation, list[Any]]:
     conversation = actions.conversation_for_user(request.user, conversation_id)
     if conversation is None:
@@ -41,6 +58,7 @@ def _page(request: HttpRequest, **context: Any) -> HttpResponse:
         conversations=_sidebar(request),
         models=_models(request),
         max_message_chars=settings.CHAT_MAX_MESSAGE_CHARS,
+        max_system_prompt_chars=Conversation.SYSTEM_PROMPT_MAX_CHARS,
     )
     return render(request, "chat.html", context)
 
@@ -72,16 +90,28 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
     if not request.user.is_authenticated:
         return json_error(403, "forbidden", "Sign in first.")
     if request.method == "POST":
-        title = ""
+        title = system_prompt = ""
         if request.body:
             try:
                 body = json.loads(request.body)
             except ValueError:
                 return json_error(400, "bad_json", "The body must be JSON.")
-            if isinstance(body, dict) and isinstance(body.get("title"), str):
-                title = body["title"]
-        conversation = actions.create_conversation(request.user, title)
-        return JsonResponse({"id": str(conversation.id), "title": conversation.title}, status=201)
+            if isinstance(body, dict):
+                if isinstance(body.get("title"), str):
+                    title = body["title"]
+                refused = _system_prompt_error(body)
+                if refused is not None:
+                    return refused
+                system_prompt = body.get("system_prompt") or ""
+        conversation = actions.create_conversation(request.user, title, system_prompt)
+        return JsonResponse(
+            {
+                "id": str(conversation.id),
+                "title": conversation.title,
+                "system_prompt": conversation.system_prompt,
+            },
+            status=201,
+        )
     query = request.GET.get("q", "").strip()
     rows = Conversation.objects.for_user(request.user).order_by("-updated")
     if query:
@@ -111,10 +141,26 @@ def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse
             body = json.loads(request.body or b"{}")
         except ValueError:
             body = None
-        if not isinstance(body, dict) or not isinstance(body.get("title"), str):
-            return json_error(400, "bad_json", "The body must be JSON with a string title.")
-        actions.rename_conversation(conversation, body["title"])
-        return JsonResponse({"id": str(conversation.id), "title": conversation.title})
+        if not isinstance(body, dict) or not ({"title", "system_prompt"} & set(body)):
+            return json_error(
+                400, "bad_json", "The body must be JSON with a title or a system_prompt."
+            )
+        if "title" in body and not isinstance(body["title"], str):
+            return json_error(400, "bad_json", "title must be a string.")
+        refused = _system_prompt_error(body)
+        if refused is not None:
+            return refused
+        if "title" in body:
+            actions.rename_conversation(conversation, body["title"])
+        if "system_prompt" in body:
+            actions.set_system_prompt(conversation, body["system_prompt"])
+        return JsonResponse(
+            {
+                "id": str(conversation.id),
+                "title": conversation.title,
+                "system_prompt": conversation.system_prompt,
+            }
+        )
     if request.method == "DELETE":
         try:
             actions.delete_conversation(conversation)

@@ -173,6 +173,8 @@ class ChatModelForm(forms.ModelForm):  # type: ignore[type-arg]
             "default_effort",
             "max_output_tokens",
             "max_output_tokens_limit",
+            "no_system_prompt",
+            "think_prefix",
             "enabled",
         )
 
@@ -181,7 +183,7 @@ class ChatModelInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ChatModel
     form = ChatModelForm
     extra = 0
-    fields = ("model_id", "display_name", "enabled")
+    fields = ("model_id", "display_name", "no_system_prompt", "think_prefix", "enabled")
     show_change_link = True
 
 
@@ -241,8 +243,15 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(ChatModel)
 class ChatModelAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = ChatModelForm
-    list_display = ("model_id", "display_name", "provider", "enabled")
-    list_filter = ("provider", "enabled")
+    list_display = (
+        "model_id",
+        "display_name",
+        "provider",
+        "no_system_prompt",
+        "think_prefix",
+        "enabled",
+    )
+    list_filter = ("provider", "enabled", "no_system_prompt", "think_prefix")
     search_fields = ("model_id", "display_name")
 
     def get_queryset(self, request: HttpRequest) -> Any:

@@ -149,6 +149,25 @@ class ChatModel(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Upper bound."
     )
     enabled = models.BooleanField(default=True)
+    # Hints from the providers' own advice for R1-family models, applied only by the
+    # context builder (conversations/context.py).
+    no_system_prompt = models.BooleanField(
+        _("no system prompt"),
+        default=False,
+        help_text=_(
+            "The provider advises against a system prompt for this model (DeepSeek R1): a "
+            "conversation's system prompt is sent at the start of its first message instead."
+        ),
+    )
+    think_prefix = models.BooleanField(
+        _("start the reasoning with <think>"),
+        default=False,
+        help_text=_(
+            "For R1 models that skip their reasoning: every request ends with a partial "
+            "assistant message, the opening think tag and a line break, which the model "
+            "continues (a prefill). Only for providers that accept one, such as Volcengine Ark."
+        ),
+    )
 
     class Meta:
         ordering = ["provider__name", "model_id"]

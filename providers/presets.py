@@ -45,6 +45,9 @@ class PresetModel:
     default_effort: str = ""
     max_output_tokens: int | None = None
     max_output_tokens_limit: int | None = None
+    # The providers' advice for R1-family models (see ChatModel and conversations/context.py).
+    no_system_prompt: bool = False
+    think_prefix: bool = False
 
     def fields(self) -> dict[str, Any]:
         """Keyword arguments for a ChatModel (all but provider and model_id)."""
@@ -56,6 +59,8 @@ class PresetModel:
             "default_effort": self.default_effort,
             "max_output_tokens": self.max_output_tokens,
             "max_output_tokens_limit": self.max_output_tokens_limit,
+            "no_system_prompt": self.no_system_prompt,
+            "think_prefix": self.think_prefix,
         }
 
 
@@ -93,10 +98,25 @@ def _deepseek_v4(model_id: str, display_name: str) -> PresetModel:
     )
 
 
-def _r1(model_id: str, display_name: str, default: int | None, limit: int | None) -> PresetModel:
-    # R1 always thinks: no thinking parameter, no effort.
+def _r1(
+    model_id: str,
+    display_name: str,
+    default: int | None,
+    limit: int | None,
+    *,
+    think_prefix: bool = False,
+) -> PresetModel:
+    # R1 always thinks: no thinking parameter, no effort. DeepSeek's advice for the R1
+    # family: no system prompt, every instruction in the user prompt. The "<think>\n"
+    # prefill only where the provider documents a final assistant message it continues
+    # (Ark); DeepSeek's own prefix completion needs its /beta URL and a `prefix` flag.
     return PresetModel(
-        model_id, display_name, max_output_tokens=default, max_output_tokens_limit=limit
+        model_id,
+        display_name,
+        max_output_tokens=default,
+        max_output_tokens_limit=limit,
+        no_system_prompt=True,
+        think_prefix=think_prefix,
     )
 
 
@@ -133,7 +153,7 @@ PRESETS: dict[str, Preset] = {
             _("Volcengine Ark, chat completions: DeepSeek R1 and doubao-seed thinking models"),
             models=(
                 # Answer 4K tokens by default, 16K at most; the chain of thought up to 32K.
-                _r1("deepseek-r1-250528", "DeepSeek R1 (Ark)", 4096, 16_384),
+                _r1("deepseek-r1-250528", "DeepSeek R1 (Ark)", 4096, 16_384, think_prefix=True),
                 _DOUBAO_SEED,
             ),
         ),

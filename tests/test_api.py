@@ -226,3 +226,62 @@ def test_every_html_page_sends_a_strict_content_security_policy(client, alice, c
         assert directives.get("connect-src") == ["'self'"], url
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_system_prompt_is_set_shown_and_scoped(client, alice, bob, conversation):
+    url = f"/api/conversations/{conversation.id}/"
+    client.force_login(alice)
+    assert client.get(url).json()["system_prompt"] == ""
+    resp = client.patch(
+        url, {"system_prompt": "  Answer in French.\n"}, content_type="application/json"
+    )
+    assert resp.status_code == 200
+    assert resp.json()["system_prompt"] == "Answer in French."
+    assert client.get(url).json()["system_prompt"] == "Answer in French."
+    conversation.refresh_from_db()
+    assert conversation.title == ""  # a system prompt alone renames nothing
+
+    # Another user: the conversation does not exist for them, and nothing changes.
+    client.force_login(bob)
+    resp = client.patch(url, {"system_prompt": "Be rude."}, content_type="application/json")
+    assert resp.status_code == 404
+    conversation.refresh_from_db()
+    assert conversation.system_prompt == "Answer in French."
+
+
+def test_system_prompt_too_long_or_not_text_is_a_clear_400(client, alice, conversation):
+    url = f"/api/conversations/{conversation.id}/"
+    client.force_login(alice)
+    limit = Conversation.SYSTEM_PROMPT_MAX_CHARS
+    resp = client.patch(url, {"system_prompt": "x" * (limit + 1)}, content_type="application/json")
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "too_large"
+    assert f"{limit:,}" in error["message"]
+    resp = client.patch(url, {"system_prompt": ["x"]}, content_type="application/json")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "bad_json"
+    assert client.patch(url, {}, content_type="application/json").status_code == 400
+    conversation.refresh_from_db()
+    assert conversation.system_prompt == ""
+    # Exactly at the limit is fine; an empty one removes it.
+    resp = client.patch(url, {"system_prompt": "x" * limit}, content_type="application/json")
+    assert resp.status_code == 200
+    resp = client.patch(url, {"system_prompt": ""}, content_type="application/json")
+    assert resp.json()["system_prompt"] == ""
+
+
+def test_a_new_conversation_may_start_with_a_system_prompt(client, alice):
+    client.force_login(alice)
+    resp = client.post(
+        "/api/conversations/", {"system_prompt": "Be brief."}, content_type="application/json"
+    )
+    assert resp.status_code == 201
+    assert Conversation.objects.get(id=resp.json()["id"]).system_prompt == "Be brief."
+    too_long = "x" * (Conversation.SYSTEM_PROMPT_MAX_CHARS + 1)
+    resp = client.post(
+        "/api/conversations/", {"system_prompt": too_long}, content_type="application/json"
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "too_large"
+    assert Conversation.objects.filter(owner=alice).count() == 1

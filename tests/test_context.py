@@ -96,12 +96,12 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
     turns_holder: dict = {}
     original = plans.build_context
 
-    def capture(turns):
+    def capture(turns, **inputs):
         turns = list(turns)
         # Here, on the database thread: the builder reads only what it needs, so
         # a leaky one would load the reasoning from the database.
         turns_holder["leaky"] = leaky(turns)
-        return original(turns)
+        return original(turns, **inputs)
 
     monkeypatch.setattr(plans, "build_context", capture)
     client_cls = (

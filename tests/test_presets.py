@@ -117,6 +117,35 @@ def test_limits_of_ark_r1_and_new_api(key_env):
     assert (reasoner.max_output_tokens, reasoner.max_output_tokens_limit) == (4096, 8192)
 
 
+# (no system prompt, think prefix) per preset model: DeepSeek's advice for the R1
+# family, and the "<think>\n" prefill only where the provider documents a final
+# assistant message it continues (Ark).
+HINTS = {
+    "deepseek": {"deepseek-v4-flash": (False, False), "deepseek-v4-pro": (False, False)},
+    "ark": {"deepseek-r1-250528": (True, True), "doubao-seed-1-6-251015": (False, False)},
+    "ark-responses": {"doubao-seed-1-6-251015": (False, False)},
+    "ark-bots": {},
+    "qianfan": {"deepseek-r1": (True, False), "deepseek-r1-distill-qwen-32b": (True, False)},
+    "coreshub": {"DeepSeek-R1": (True, False)},
+    "new-api": {"deepseek-reasoner": (True, False)},
+    "vllm": {},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", NAMES)
+def test_each_preset_sets_the_model_hints(name, key_env):
+    args = ["--preset", name, "--api-key-env", key_env]
+    if EXPECTED[name][1] is None:
+        args += ["--base-url", "https://gateway.example/v1"]
+    add_provider(*args)
+    found = {
+        model_id: (model.no_system_prompt, model.think_prefix)
+        for model_id, model in models_of(name).items()
+    }
+    assert found == HINTS[name]
+
+
 @pytest.mark.django_db
 def test_model_adds_more_and_name_renames(key_env):
     add_provider(
@@ -573,3 +602,28 @@ def test_preset_for_recognises_a_provider():
         presets.preset_for(Provider(name="x", style="chat-completions", base_url="http://x"))
         is None
     )
+
+
+@pytest.mark.django_db
+def test_admin_shows_and_edits_the_model_hints(admin_client, key_env):
+    add_provider("--preset", "ark", "--api-key-env", key_env)
+    provider = Provider.objects.get(name="ark")
+    page = admin_client.get(f"/admin/providers/provider/{provider.pk}/change/").content.decode()
+    assert "no_system_prompt" in page and "think_prefix" in page  # in the models inline
+    r1 = models_of("ark")["deepseek-r1-250528"]
+    url = f"/admin/providers/chatmodel/{r1.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert 'name="no_system_prompt"' in page and 'name="think_prefix"' in page
+    data = {
+        "provider": str(provider.pk),
+        "model_id": r1.model_id,
+        "display_name": r1.display_name,
+        "max_output_tokens": "4096",
+        "max_output_tokens_limit": "16384",
+        "no_system_prompt": "on",  # think_prefix left out: unticked
+        "enabled": "on",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    r1.refresh_from_db()
+    assert (r1.no_system_prompt, r1.think_prefix) == (True, False)

@@ -8,9 +8,16 @@
   `store` called from conversations/actions.py).
 - `filters.py`: the list's and the export's query parameters, full-text search,
   keyset pages.
+- `sorting.py`: the list's orders (`sort=`) and their keyset walks, both ways.
+- `queue.py`: the review queue (the list's set, one trace at a time): progress,
+  next to do, previous and next.
+- `plain.py`: the list's plain-text previews (Markdown stripped).
 - `traces.py`: what a trace page and an export line show (context sent upstream,
-  reviews), batched per conversation.
+  reviews, references), batched per conversation.
 - `actions.py`: the writes (rate, redact, purge).
 - `export.py`: JSONL and Markdown lines, shared by the view and `export_traces`.
-- `views.py`: `/review/`, `/review/<turn>/`, `/review/compare/`, `/review/export.jsonl`.
+- `views.py`: `/review/`, `/review/<turn>/`, `/review/compare/`, `/review/queue/`,
+  `/review/export.jsonl`.
+- `charts.py` (numbers, two aggregate queries), `charts_draw.py` (plain SVG shapes),
+  `charts_view.py`: `/review/charts/`, charts per model over the list's filters.
 """

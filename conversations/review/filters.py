@@ -5,8 +5,9 @@ Parameters (DESIGN): `q`, `model` (`provider/model id`), `user` (username), `tea
 `until` (ISO dates, both inclusive; a full ISO datetime works too). Ours: `provider`,
 `min_reasoning` / `max_reasoning` (reasoning tokens), `min_thinking` /
 `max_thinking` (thinking time, seconds), `signal` (`empty_answer`, `cut` or
-`looping`: the turn's stored `TraceSignals`, review/signals.py), `after` (the keyset
-cursor).
+`looping`: the turn's stored `TraceSignals`, review/signals.py), `sort` (one of
+review/sorting.py's orders; newest first when absent), `after` (the keyset cursor,
+which encodes the order's key).
 
 Every filter narrows `visible_turns(user)`: a filter can never widen what a person
 sees, so naming another person or team only ever finds fewer rows.
@@ -29,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations.models import Turn
+from conversations.review import sorting
 from conversations.review.models import Review, ReviewTag
 
 PAGE_SIZE = 50
@@ -36,7 +38,7 @@ TEXT_PARAMS = ("q", "provider", "model", "user", "team", "status", "rating", "ta
 SIGNALS = ("empty_answer", "cut", "looping")
 RANGE_PARAMS = ("min_reasoning", "max_reasoning", "min_thinking", "max_thinking")
 DATE_PARAMS = ("since", "until")
-PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS
+PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS + ("sort",)
 
 # The same expression as the GIN index of migration 0004 (PostgreSQL only): the
 # planner uses the index only for an identical expression.
@@ -45,8 +47,16 @@ _TSVECTOR = (
     ' || \' \' || left("conversations_turn"."content", 100000))'
 )
 # Scripts written without spaces: the 'simple' parser keeps a whole run as one token,
-# so a word inside it would never match; such queries search by substring.
+# so a word inside it would never match; such queries search by substring, narrowed
+# on PostgreSQL by the index of the texts' CJK bigrams.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_RUN = re.compile(_CJK.pattern + "+")
+# The expression of migration 0009's index `turn_cjk_bigrams` (PostgreSQL only): the
+# CJK bigrams of the same text as _TSVECTOR's.
+_CJK_BIGRAMS = (
+    'conversations_cjk_bigrams(left("conversations_turn"."reasoning_content", 100000)'
+    ' || \' \' || left("conversations_turn"."content", 100000))'
+)
 
 
 class BadFilter(ValueError):
@@ -59,11 +69,12 @@ class TraceFilters:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     ranges: dict[str, float] = field(default_factory=dict)
+    sort: sorting.Sort = field(default_factory=lambda: sorting.get(None))
 
     @classmethod
     def from_params(cls, params: Any) -> TraceFilters:
         found = cls()
-        for name in TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS:
+        for name in PARAMS:
             value = (params.get(name) or "").strip()
             if value:
                 found.values[name] = value
@@ -71,6 +82,12 @@ class TraceFilters:
             raise BadFilter(_("Rating must be good, bad or none."))
         if "signal" in found.values and found.values["signal"] not in SIGNALS:
             raise BadFilter(_("Signal must be empty_answer, cut or looping."))
+        try:
+            found.sort = sorting.get(found.values.get("sort"))
+        except ValueError:
+            raise BadFilter(_("Unknown sort order.")) from None
+        if found.values.get("sort") == sorting.DEFAULT:
+            del found.values["sort"]  # the default needs no parameter
         if "since" in found.values:
             found.since = _moment(found.values["since"], end=False)
         if "until" in found.values:
@@ -145,16 +162,35 @@ def _moment(text: str, *, end: bool) -> datetime:
 
 def search(turns: QuerySet[Turn], query: str) -> QuerySet[Turn]:
     """Full text over reasoning and answer: every word must occur."""
-    if connections[turns.db].vendor == "postgresql" and not _CJK.search(query):
+    postgres = connections[turns.db].vendor == "postgresql"
+    if postgres and not _CJK.search(query):
         match = RawSQL(
             f"{_TSVECTOR} @@ plainto_tsquery('simple'::regconfig, %s)",
             [query],
             output_field=BooleanField(),
         )
         return turns.filter(match)
+    if postgres:
+        # The bigram index (migration 0009) narrows to turns holding every bigram of
+        # every CJK run; the substring test below keeps the exact matches.
+        match = RawSQL(
+            f"{_CJK_BIGRAMS} @@ %s::tsquery", [_bigram_query(query)], output_field=BooleanField()
+        )
+        turns = turns.filter(match)
     for word in query.split():
         turns = turns.filter(Q(reasoning_content__icontains=word) | Q(content__icontains=word))
     return turns
+
+
+def _bigram_query(query: str) -> str:
+    """'推理模型 好' -> "'推理' & '理模' & '模型' & '好':*": every adjacent pair of each
+    CJK run; a lone character is the prefix of the tokens it starts or ends."""
+    terms: list[str] = []
+    for run in _CJK_RUN.findall(query):
+        if len(run) == 1:
+            terms.append(f"'{run}':*")
+        terms += [f"'{run[i : i + 2]}'" for i in range(len(run) - 1)]
+    return " & ".join(dict.fromkeys(terms))
 
 
 # --- keyset pages -------------------------------------------------------------
@@ -183,10 +219,17 @@ def newest_first(turns: QuerySet[Turn], after: str | None = None) -> QuerySet[Tu
     return turns.order_by("-created", "-id")
 
 
-def page(turns: QuerySet[Turn], after: str | None, size: int = 0) -> tuple[list[Turn], str]:
-    """One page and the cursor of the next ('' on the last page)."""
-    size = size or PAGE_SIZE
-    rows = list(newest_first(turns, after)[: size + 1])
+def page(
+    turns: QuerySet[Turn], after: str | None, size: int = 0, sort: sorting.Sort | None = None
+) -> tuple[list[Turn], str]:
+    """One page in the order (newest first by default) and the cursor of the next
+    ('' on the last page)."""
+    size, sort = size or PAGE_SIZE, sort or sorting.get(None)
+    try:
+        start = sorting.decode(after, sort) if after else None
+    except sorting.BadCursor as exc:
+        raise BadFilter(str(exc)) from None
+    rows = sorting.walk(turns, sort, start, size + 1)
     if len(rows) > size:
-        return rows[:size], encode_cursor(rows[size - 1])
+        return rows[:size], sorting.encode(sorting.position(rows[size - 1], sort))
     return rows, ""

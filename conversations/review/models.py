@@ -122,6 +122,21 @@ class TraceSignals(models.Model):
     class Meta:
         verbose_name = _("trace signals")
         verbose_name_plural = _("trace signals")
+        # The list's signal orders (review/sorting.py): (number, turn), read either
+        # way; the nullable ones partial, as the orders only walk non-null numbers.
+        indexes = [
+            models.Index(fields=["reasoning_chars", "turn"], name="signals_sort_reasoning"),
+            models.Index(
+                fields=["thinking_ms", "turn"],
+                condition=models.Q(thinking_ms__isnull=False),
+                name="signals_sort_thinking",
+            ),
+            models.Index(
+                fields=["ratio", "turn"],
+                condition=models.Q(ratio__isnull=False),
+                name="signals_sort_ratio",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"signals of {self.turn_id}"

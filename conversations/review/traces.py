@@ -1,4 +1,5 @@
-"""What a trace shows beyond its row: the context sent upstream and its reviews.
+"""What a trace shows beyond its row: the context sent upstream, its reviews and its
+web-search references.
 
 Both are read for a batch of turns at once (one query for the batch's
 conversations, one for their reviews), so a page or an export chunk costs a fixed
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Prefetch
 
-from conversations.context import build_context
+from conversations.context import ModelHints, build_context
 from conversations.models import Turn
 from conversations.plans import path_to
 from conversations.review.models import Review, ReviewTag
@@ -36,7 +39,11 @@ def contexts(turns: Iterable[Turn]) -> dict[Any, list[Message]]:
     for turn in turns:
         path = path_to(trees[turn.conversation_id], turn.parent_id)
         try:
-            found[turn.id] = build_context(path)
+            # The inputs its plan gave the builder, as kept on the turn: the
+            # conversation's prompt and the model's hints may have changed since.
+            found[turn.id] = build_context(
+                path, system_prompt=turn.system_prompt, hints=ModelHints.from_json(turn.hints)
+            )
         except ValueError:  # no user turn before it (data from before branching)
             found[turn.id] = []
     return found
@@ -91,3 +98,50 @@ def answer_tokens(usage: dict[str, Any] | None) -> int | None:
     if not usage or usage.get("completion_tokens") is None:
         return None
     return int(usage["completion_tokens"]) - int(usage.get("reasoning_tokens") or 0)
+
+
+def references(stored: Any) -> list[dict[str, Any]]:
+    """A turn's stored web-search sources as the trace page lists them: `href` only
+    for an absolute http(s) URL (anything else is shown as text, never linked),
+    `title` falling back to the site or the URL, `date` from `publish_time` (a
+    string as sent, or epoch seconds)."""
+    items = []
+    for item in stored if isinstance(stored, list) else []:
+        if not isinstance(item, dict):
+            continue
+        text = {k: _text(item.get(k)) for k in ("title", "url", "site_name", "summary")}
+        href = text["url"] if _http_url(text["url"]) else ""
+        items.append(
+            {
+                "title": text["title"] or text["site_name"] or text["url"],
+                "href": href,
+                "url": text["url"],
+                "site_name": text["site_name"],
+                "summary": text["summary"],
+                "date": _date(item.get("publish_time")),
+            }
+        )
+    return items
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        except (OverflowError, OSError, ValueError):
+            return ""
+    return ""

@@ -1,5 +1,5 @@
 """Trace review pages: the list, one trace, its judgement and redaction, the export,
-and the comparison of 2 to 4 traces side by side.
+the comparison of 2 to 4 traces side by side, and the review queue (queue.py).
 
 Every lookup starts from `visible_turns(request.user)`: a trace the person may not
 see is a 404 everywhere.
@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.db.models.functions import Left
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations.models import Turn
-from conversations.review import actions, export, traces
+from conversations.review import actions, export, plain, queue, sorting, traces
 from conversations.review.filters import BadFilter, TraceFilters, page
 from conversations.review.forms import RedactForm, ReviewForm
 from conversations.review.visibility import reviewed_teams, visible_turns
@@ -33,7 +34,7 @@ from providers.models import ChatModel
 
 
 def _trace(request: HttpRequest, turn_id: Any) -> Turn:
-    turns = visible_turns(request.user).select_related("conversation__owner")
+    turns = visible_turns(request.user).select_related("conversation__owner", "signals")
     return get_object_or_404(turns, pk=turn_id)
 
 
@@ -54,6 +55,8 @@ def _row(turn: Turn, turn_reviews: list[Any]) -> dict[str, Any]:
         "reasoning_tokens": usage.get("reasoning_tokens"),
         "answer_tokens": traces.answer_tokens(usage),
         "thinking": _seconds(timings.get("reasoning_duration")),
+        "answer": plain.preview(turn.answer_head),  # type: ignore[attr-defined]
+        "reasoning": plain.preview(turn.reasoning_head),  # type: ignore[attr-defined]
         **traces.summary(turn_reviews),
     }
 
@@ -66,10 +69,18 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     filters = TraceFilters()
     try:
         filters = TraceFilters.from_params(request.GET)
-        turns = filters.apply(visible_turns(request.user)).select_related(
-            "conversation__owner", "signals"
+        # The previews need only the texts' heads: 50 rows of 20 KB reasoning each
+        # would otherwise be a megabyte read per page.
+        turns = (
+            filters.apply(visible_turns(request.user))
+            .select_related("conversation__owner", "signals")
+            .defer("content", "reasoning_content")
+            .annotate(
+                answer_head=Left("content", plain.HEAD_CHARS + 1),
+                reasoning_head=Left("reasoning_content", plain.HEAD_CHARS + 1),
+            )
         )
-        rows, next_cursor = page(turns, request.GET.get("after"))
+        rows, next_cursor = page(turns, request.GET.get("after"), sort=filters.sort)
     except BadFilter as exc:
         error, status = str(exc), 400
     reviews = traces.reviews(rows)
@@ -87,12 +98,44 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "statuses": Turn.Status.values,
         "signal_choices": _signal_choices(),
         "compare_url": reverse("review-compare"),
+        "queue_url": reverse("review-queue") + ("?" + query if query else ""),
+        "sort": filters.sort,
+        "sorts": sorting.SORTS.values(),
+        "column_sorts": _column_sorts(filters),
         "teams": reviewed_teams(request.user),
         "models": ChatModel.objects.select_related("provider").order_by(
             "provider__name", "model_id"
         ),
     }
     return render(request, "review/list.html", context, status=status)
+
+
+# A sortable column's two orders: a click on its header gives the first, unless the
+# list is already in that order (then the second).
+_COLUMN_SORTS = {
+    "date": ("newest", "oldest"),
+    "reasoning": ("longest_reasoning", "shortest_reasoning"),
+    "thinking": ("longest_thinking", "shortest_thinking"),
+    "ratio": ("highest_ratio", "lowest_ratio"),
+}
+
+
+def _column_sorts(filters: TraceFilters) -> dict[str, dict[str, str]]:
+    """Per sortable column: the link that sorts by it (keeping the filters, back to
+    the first page) and, when the list is sorted by it, `ascending` or `descending`
+    (the header's aria-sort)."""
+    found = {}
+    for column, (first, second) in _COLUMN_SORTS.items():
+        target = second if filters.sort.name == first else first
+        params = {**filters.values, "sort": target}
+        if target == sorting.DEFAULT:
+            del params["sort"]
+        state = ""
+        if filters.sort.name in (first, second):
+            state = "descending" if filters.sort.descending else "ascending"
+        url = "?" + urlencode(params) if params else reverse("review-list")
+        found[column] = {"url": url, "state": state}
+    return found
 
 
 def _signal_choices() -> list[tuple[str, str]]:
@@ -107,6 +150,12 @@ def _signal_choices() -> list[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
     turn = _trace(request, turn_id)
+    in_queue: TraceFilters | None = None
+    if request.GET.get("queue"):
+        try:
+            in_queue = TraceFilters.from_params(request.GET)
+        except BadFilter as exc:
+            return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     turn_reviews = traces.reviews([turn]).get(turn.id, [])
     mine = next((r for r in turn_reviews if r.reviewer_id == request.user.pk), None)
     if request.method == "POST":
@@ -116,6 +165,8 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
             tags = actions.parse_tags(data["tags"])
             actions.rate(turn, request.user, data["rating"], data["score"], tags, data["note"])
             messages.success(request, _("Your review is saved."))
+            if in_queue is not None:  # on to the next trace to do
+                return redirect(_queue_url(in_queue, start=turn))
             return redirect(reverse("review-trace", args=[turn.id]) + "#review")
     else:
         initial = {}
@@ -141,6 +192,8 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
         "redactions": turn.redactions.select_related("by"),
         "staff": request.user.is_staff,
         "signals": _signals(turn),
+        "references": traces.references(turn.references),
+        "queue": _queue_bar(request, in_queue, turn) if in_queue is not None else None,
         "siblings_url": _siblings_url(request, turn),
         "list_url": reverse("review-list")
         + "?"
@@ -149,6 +202,64 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
     return render(
         request, "review/trace.html", context, status=200 if request.method == "GET" else 400
     )
+
+
+def _queue_url(filters: TraceFilters, start: Turn | None = None) -> str:
+    params = {**filters.values, **({"from": str(start.id)} if start is not None else {})}
+    return reverse("review-queue") + ("?" + urlencode(params) if params else "")
+
+
+def _in_queue_url(filters: TraceFilters, turn: Turn) -> str:
+    """A trace's page inside the queue: the list's parameters and `queue=1`."""
+    return (
+        reverse("review-trace", args=[turn.id]) + "?" + urlencode({**filters.values, "queue": "1"})
+    )
+
+
+def _queue_bar(request: HttpRequest, filters: TraceFilters, turn: Turn) -> dict[str, Any]:
+    turns = filters.apply(visible_turns(request.user))
+    before, after = queue.neighbours(turns, filters.sort, turn)
+    query = urlencode(filters.values)
+    return {
+        "progress": queue.progress(turns, request.user),
+        "previous_url": _in_queue_url(filters, before) if before else "",
+        "next_url": _in_queue_url(filters, after) if after else "",
+        "skip_url": _queue_url(filters, start=turn),
+        "list_url": reverse("review-list") + ("?" + query if query else ""),
+        "sort": filters.sort,
+    }
+
+
+@login_required
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Opens the first trace of the list's set that the person has not reviewed
+    (after `from=<turn>` when given, wrapping round); or says that none is left."""
+    try:
+        filters = TraceFilters.from_params(request.GET)
+    except BadFilter as exc:
+        return render(request, "review/queue_end.html", {"error": str(exc)}, status=400)
+    start = None
+    if request.GET.get("from"):
+        try:
+            start_id = uuid.UUID(request.GET["from"])
+        except ValueError:
+            raise Http404 from None
+        start = _trace(request, start_id)  # a turn the person may not see: 404
+    turns = filters.apply(visible_turns(request.user))
+    found = queue.next_to_do(turns, filters.sort, request.user, after=start)
+    if found is not None:
+        if start is not None and found.id == start.id:
+            messages.info(request, _("This is the only trace of the queue left to review."))
+        return redirect(_in_queue_url(filters, found))
+    query = urlencode(filters.values)
+    first = sorting.walk(turns.select_related("signals"), filters.sort, None, 1)
+    context = {
+        "progress": queue.progress(turns, request.user),
+        "list_url": reverse("review-list") + ("?" + query if query else ""),
+        "first_url": _in_queue_url(filters, first[0]) if first else "",
+    }
+    return render(request, "review/queue_end.html", context)
 
 
 def _siblings_url(request: HttpRequest, turn: Turn) -> str:
@@ -215,6 +326,7 @@ def compare(request: HttpRequest) -> HttpResponse:
                 "thinking": _seconds(timings.get("reasoning_duration")),
                 "usage": usage,
                 "answer_tokens": traces.answer_tokens(usage),
+                "references": traces.references(turn.references),
             }
         )
     context = {"columns": columns, "list_url": reverse("review-list")}

@@ -30,7 +30,7 @@ from providers.clients.base import (
 )
 from providers.clients.sse import iter_sse
 from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
-from providers.clients.think import ThinkTagParser
+from providers.clients.think import ThinkTagParser, continues_think
 
 
 def usage_from(data: dict[str, Any]) -> Usage:
@@ -69,7 +69,7 @@ class ChatCompletionsClient(BaseClient):
         return payload
 
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
-        parser = ThinkTagParser()
+        parser = ThinkTagParser(prefilled=continues_think(request.messages))
         usage: Usage | None = None
         bot_usage: dict[str, Any] | None = None
         referenced = False  # the first non-empty references list was passed on
@@ -105,6 +105,7 @@ class ChatCompletionsClient(BaseClient):
                             if not (isinstance(reasoning, str) and reasoning):
                                 reasoning = delta.get("reasoning")
                             if isinstance(reasoning, str) and reasoning:
+                                parser.reasoning_apart()
                                 yield ReasoningDelta(reasoning)
                             content = delta.get("content")
                             if isinstance(content, str) and content:

@@ -3,18 +3,30 @@
 Some gateways and self-hosted servers (vLLM without a reasoning parser, older
 new-api/one-api) pass R1's reasoning through as text. The tags can arrive split
 across chunks anywhere, so the parser only holds back what could still become a tag.
+
+A request that ends with the "<think>" prefill (a model's `think_prefix` hint) gets
+the continuation: the reasoning comes first with no opening tag, up to `</think>`,
+unless the provider separates it into its own field (then `content` is the answer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
-from providers.clients.base import ContentDelta, ReasoningDelta
+from providers.clients.base import ContentDelta, Message, ReasoningDelta
 
 OPEN = "<think>"
 CLOSE = "</think>"
 
 Delta = ReasoningDelta | ContentDelta
+
+
+def continues_think(messages: Sequence[Message]) -> bool:
+    """Whether the request ends with the "<think>" prefill the model continues."""
+    return (
+        bool(messages) and messages[-1].role == "assistant" and messages[-1].content.strip() == OPEN
+    )
 
 
 def _partial_tag_at_end(text: str, tag: str) -> int:
@@ -28,23 +40,35 @@ def _partial_tag_at_end(text: str, tag: str) -> int:
 class ThinkTagParser:
     """Feed it `content` pieces; it returns reasoning and content deltas in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefilled: bool = False) -> None:
         # start: nothing but whitespace yet, a `<think>` may still open reasoning.
+        # prefilled: the request opened the reasoning; it runs until `</think>`.
         # after: just past `</think>`, the answer's leading whitespace is dropped.
-        self._state: Literal["start", "reasoning", "after", "content"] = "start"
+        self._state: Literal["start", "prefilled", "reasoning", "after", "content"] = (
+            "prefilled" if prefilled else "start"
+        )
         self._held = ""
+
+    def reasoning_apart(self) -> None:
+        """The provider sends the reasoning in a field of its own: `content` is the
+        answer (inline tags still recognised), even after a prefill."""
+        if self._state == "prefilled":
+            self._state = "start"
 
     def feed(self, text: str) -> list[Delta]:
         out: list[Delta] = []
         buf = self._held + text
         while True:
-            if self._state == "start":
+            if self._state in ("start", "prefilled"):
                 stripped = buf.lstrip()
-                if stripped.startswith(OPEN):
+                if stripped.startswith(OPEN):  # (after a prefill: the tag echoed)
                     buf = stripped[len(OPEN) :]
                     self._state = "reasoning"
                 elif OPEN.startswith(stripped):
                     break  # only whitespace, or a prefix of "<think>": wait
+                elif self._state == "prefilled":
+                    buf = stripped
+                    self._state = "reasoning"
                 else:
                     self._state = "content"
             elif self._state == "reasoning":

@@ -44,12 +44,20 @@ def _mentions_think(content: Any) -> bool:
     return False
 
 
+def _is_think_prefill(item: dict[str, Any], *, last: bool) -> bool:
+    # A final partial assistant message is a prefill the model continues (Ark's
+    # continuation mode), not a replay: "<think>\n" there asks R1 to think.
+    return last and item.get("role") == "assistant" and item.get("content") == "<think>\n"
+
+
 def replays_reasoning(items: Any, *, responses: bool = False) -> bool:
     """Whether messages (chat) or input items (responses) carry reasoning back."""
     if not isinstance(items, list):
         return False
-    for item in items:
+    for position, item in enumerate(items):
         if not isinstance(item, dict):
+            continue
+        if _is_think_prefill(item, last=position == len(items) - 1):
             continue
         if "reasoning_content" in item or "reasoning" in item:
             return True

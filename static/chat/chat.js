@@ -2,10 +2,9 @@
 // Text is always inserted as text (textContent / Text nodes) or through the
 // sanitizing Markdown renderer, never as raw HTML.
 
-import { describeError } from "./errors.js";
 import { createMarkdownView, preload } from "./markdown.js";
 import { _, api, el, fmt, showNotice, titleFrom } from "./util.js";
-import { conversationAbandoned, conversationOpened, setDownloadTurn, setTitle } from "./conversations.js";
+import { conversationAbandoned, conversationOpened, setDownloadTurn, setSystemPrompt, setTitle, systemPromptForNew } from "./conversations.js";
 
 const root = document.getElementById("chat");
 const messagesEl = document.getElementById("messages");
@@ -361,6 +360,18 @@ function appendContent(view, text) {
   view.answerNode.appendData(text);
 }
 
+// A turn's error in plain words. errors.js (its sentences in every language) loads
+// only when a page first shows an error: most pages never do, and the page's
+// scripts stay within their byte budget.
+let errorsModule = null;
+function errorBox(error) {
+  const box = el("div", "turn-error");
+  errorsModule ||= import("./errors.js");
+  errorsModule.then(({ describeError }) => { box.textContent = describeError(error); })
+    .catch(() => { box.textContent = error.message || String(error.code || ""); });
+  return box;
+}
+
 function describeUsage(usage, timings) {
   const parts = [];
   if (usage) {
@@ -399,7 +410,7 @@ function finishView(view, status, data) {
   if (status === "stopped") view.status.append(el("span", "badge", _("Stopped")), " ");
   if (status === "incomplete") view.status.append(el("span", "badge badge-warn", _("Incomplete")), " ");
   if (status === "failed") view.status.append(el("span", "badge badge-error", _("Failed")), " ");
-  if (data.error) view.status.append(el("div", "turn-error", describeError(data.error)));
+  if (data.error) view.status.append(errorBox(data.error));
   const usage = describeUsage(data.usage, data.timings);
   if (usage) view.status.append(el("span", "", usage));
 }
@@ -680,11 +691,15 @@ document.addEventListener("visibilitychange", () => { if (document.visibilitySta
 async function fetchConversation() {
   const resp = await fetch(`${root.dataset.api}${conversationId}/`, { headers: { Accept: "application/json" } });
   if (!resp.ok) { showNotice(fmt(_("Could not load the conversation (HTTP %(status)s)."), { status: resp.status })); return null; }
-  return resp.json();
+  const data = await resp.json();
+  setSystemPrompt(data.system_prompt);
+  return data;
 }
 
 async function createConversation() {
-  const resp = await api(root.dataset.api, "POST", {});
+  // A system prompt chosen before the first message is stored with the conversation.
+  const systemPrompt = systemPromptForNew();
+  const resp = await api(root.dataset.api, "POST", systemPrompt ? { system_prompt: systemPrompt } : {});
   if (!resp.ok) throw new Error(fmt(_("Could not create a conversation (HTTP %(status)s)."), { status: resp.status }));
   const data = await resp.json();
   conversationId = data.id;

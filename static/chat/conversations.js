@@ -1,5 +1,5 @@
 // The conversations around the chat: the sidebar (list, search, phone menu) and
-// the open conversation's title, rename, delete and download.
+// the open conversation's title, system prompt, rename, delete and download.
 
 import { _, api, el, fmt, showNotice, titleFrom } from "./util.js";
 
@@ -135,6 +135,64 @@ async function confirmDelete() {
   if (!resp.ok && resp.status !== 404) { showNotice(fmt(_("Could not delete the conversation (HTTP %(status)s)."), { status: resp.status })); return; }
   location.href = "/";
 }
+
+// --- the system prompt ------------------------------------------------------
+// Stored with the conversation (PATCH); for a new chat it is kept here until the
+// first message creates the conversation with it (systemPromptForNew).
+
+const systemBtn = document.getElementById("system-prompt-open");
+const systemDialog = document.getElementById("system-dialog");
+const systemForm = document.getElementById("system-form");
+const systemBox = document.getElementById("system-prompt");
+const systemNote = document.getElementById("system-note");
+const systemError = document.getElementById("system-error");
+const systemMax = Number(systemBox.dataset.maxChars) || 20000;
+let systemPrompt = "";
+
+export function setSystemPrompt(text) {
+  systemPrompt = text || "";
+  systemBtn.classList.toggle("is-set", Boolean(systemPrompt));
+  systemBtn.title = systemPrompt ? _("A system prompt is set for this conversation.") : "";
+}
+
+export const systemPromptForNew = () => systemPrompt;
+
+function showSystemError(text) {
+  systemError.textContent = text;
+  systemError.hidden = !text;
+}
+
+function openSystemPrompt() {
+  systemBox.value = systemPrompt;
+  showSystemError("");
+  // A model that takes no system prompt (DeepSeek R1) gets it in the first message.
+  const model = document.getElementById("model").selectedOptions[0];
+  systemNote.hidden = !(model && model.dataset.noSystemPrompt);
+  systemDialog.showModal();
+  systemBox.focus();
+}
+
+async function saveSystemPrompt() {
+  const text = systemBox.value.trim();
+  if (text.length > systemMax) {
+    showSystemError(fmt(_("This system prompt is %(length)s characters long; the limit is %(limit)s."), { length: text.length.toLocaleString(), limit: systemMax.toLocaleString() }));
+    return;
+  }
+  if (conversationId()) {
+    const resp = await api(apiUrl(conversationId()), "PATCH", { system_prompt: text });
+    if (!resp.ok) { showSystemError(fmt(_("Could not save the system prompt (HTTP %(status)s)."), { status: resp.status })); return; }
+    setSystemPrompt((await resp.json()).system_prompt);
+  } else {
+    setSystemPrompt(text);
+  }
+  systemDialog.close("saved");
+}
+
+systemBtn.addEventListener("click", openSystemPrompt);
+systemForm.addEventListener("submit", (e) => {
+  // Save stays open until the server has it; Cancel closes as a plain dialog form.
+  if (e.submitter && e.submitter.value === "save") { e.preventDefault(); saveSystemPrompt(); }
+});
 
 renameBtn.addEventListener("click", startRename);
 titleEl.addEventListener("dblclick", startRename);

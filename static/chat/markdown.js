@@ -9,23 +9,24 @@
 // The page links static/chat/markdown.css (it @imports the highlight.js themes). Titles and other
 // one-line labels stay plain text: there is deliberately no inline renderer.
 //
-// Safety: markdown-it with `html: false` (raw HTML in the source is shown as text), links only to
-// http(s)/mailto (others stay text), images become links (nothing remote is fetched), KaTeX with
-// `trust: false` and MathML output (no inline styles), and the HTML goes through DOMPurify with an
-// allow-list before it reaches the page; so does KaTeX's output, and highlight.js's is read by a
-// strict parser that only knows <span class>. Buttons are added afterwards with DOM calls, so the
-// content itself can never produce one. Nothing here needs 'unsafe-inline' or 'unsafe-eval'.
+// Safety: marked (GFM) with its HTML tokenizers off (raw HTML in the source is shown as text),
+// links only to http(s)/mailto (others stay the text they were written as), images become links
+// (nothing remote is fetched), KaTeX with `trust: false` and MathML output (no inline styles), and
+// the HTML goes through DOMPurify with an allow-list before it reaches the page; so does KaTeX's
+// output, and highlight.js's is read by a strict parser that only knows <span class>. Buttons are
+// added afterwards with DOM calls, so the content itself can never produce one. Nothing here needs
+// 'unsafe-inline' or 'unsafe-eval'.
 //
 // Streaming: finished top-level blocks are rendered once and never touched again; the last, open
 // block is rendered again at most once per animation frame, so the work per frame is the size of
 // that block, not of the answer.
 //
-// Size: markdown-it and DOMPurify load with this module; KaTeX and highlight.js's core are fetched
+// Size: marked and DOMPurify load with this module; KaTeX and highlight.js's core are fetched
 // the first time a formula or code with a known language shows up, or on preload(), and each
 // highlight.js grammar the first time code in its language does (until then that code or formula
 // reads as plain text, then it is upgraded in place).
 
-import MarkdownIt from "../vendor/markdown-it/markdown-it.esm.min.mjs";
+import { Lexer, Marked, Parser, Tokenizer } from "../vendor/marked/marked.esm.js";
 import "../vendor/dompurify/purify.min.js"; // UMD build: defines globalThis.DOMPurify
 
 const _ = (s) => (window.gettext ? window.gettext(s) : s);
@@ -119,7 +120,7 @@ export function preload() {
   warming ||= (async () => {
     loadKatex();
     await loadHighlightCore().catch(() => {}); // a grammar's own load reports a failure
-    renderMarkdown("warm *up* https://example.org $x$"); // compiles markdown-it's link finder
+    renderMarkdown("warm *up* https://example.org $x$"); // compiles marked's expressions
     await whenIdle();
     if (katexState === "ready") mathNode("\\frac{a}{b}+\\sqrt{x^2}", true);
   })();
@@ -278,7 +279,7 @@ function upgradeCode(code) {
   if (grammarState(grammarOf(code)) === "ready") applyHighlight(code);
 }
 
-// --- markdown-it --------------------------------------------------------------------------
+// --- marked -------------------------------------------------------------------------------
 
 function escapeHtml(s) {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -286,220 +287,341 @@ function escapeHtml(s) {
 
 const SAFE_URL = /^(?:https?:\/\/|mailto:)/i;
 
+// An address as marked writes it into href (its cleanUrl); null when it is not a safe one.
+function safeHref(href) {
+  const url = String(href ?? "").trim();
+  if (!SAFE_URL.test(url)) return null;
+  try {
+    return encodeURI(url).replace(/%25/g, "%");
+  } catch {
+    return null;
+  }
+}
+
+// True while rendering the open end of a streaming text: an unclosed display formula then runs
+// to the end like an open code fence, and a big open code block is not highlighted yet.
+let liveRender = false;
+
 function isSpaceCode(c) {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c);
 }
 
-// Where `needle` ends before `max` and within MAX_INLINE_MATH of `from`, or -1 (a bounded scan:
-// many unclosed "\\(" in one paragraph stay linear).
-function boundedIndexOf(src, needle, from, max) {
-  const end = Math.min(max, from + MAX_INLINE_MATH);
+// Where `needle` starts in `src` after `from`, ending within MAX_INLINE_MATH of `from`, or -1 (a
+// bounded scan: many unclosed "\\(" in one paragraph stay linear).
+function boundedIndexOf(src, needle, from) {
+  const end = Math.min(src.length, from + MAX_INLINE_MATH);
   const i = src.slice(from, end).indexOf(needle);
   return i < 0 || from + i + needle.length > end ? -1 : from + i;
 }
 
-// Inline math: $…$ (pandoc's rules: no space just inside, closing $ not followed by a digit, so
-// "$5 and $10" stays text), $$…$$, \(…\) and \[…\] (display).
-function mathInline(state, silent) {
-  const src = state.src;
-  const start = state.pos;
-  const max = state.posMax;
-  const c = src.charCodeAt(start);
+// Inline math at the start of `src`: $…$ (pandoc's rules: no space just inside, closing $ not
+// followed by a digit, so "$5 and $10" stays text), $$…$$, \(…\) and \[…\] (display).
+// Returns { raw, text, display } or null.
+function matchMathInline(src) {
+  const c = src.charCodeAt(0);
   let content;
   let end;
   let display;
-  let markup;
   if (c === 0x5c /* \ */) {
-    const n = src.charCodeAt(start + 1);
-    if (n !== 0x28 && n !== 0x5b) return false;
+    const n = src.charCodeAt(1);
+    if (n !== 0x28 && n !== 0x5b) return null;
     display = n === 0x5b;
-    markup = display ? "\\[" : "\\(";
-    const close = boundedIndexOf(src, display ? "\\]" : "\\)", start + 2, max);
-    if (close < 0) return false;
-    content = src.slice(start + 2, close);
+    const close = boundedIndexOf(src, display ? "\\]" : "\\)", 2);
+    if (close < 0) return null;
+    content = src.slice(2, close);
     end = close + 2;
   } else if (c === 0x24 /* $ */) {
-    if (src.charCodeAt(start + 1) === 0x24) {
-      const close = boundedIndexOf(src, "$$", start + 2, max);
-      if (close < 0) return false;
+    if (src.charCodeAt(1) === 0x24) {
+      const close = boundedIndexOf(src, "$$", 2);
+      if (close < 0) return null;
       display = true;
-      markup = "$$";
-      content = src.slice(start + 2, close);
+      content = src.slice(2, close);
       end = close + 2;
     } else {
-      if (start + 1 >= max || isSpaceCode(src.charCodeAt(start + 1))) return false;
-      let close = start + 1;
+      if (src.length < 2 || isSpaceCode(src.charCodeAt(1))) return null;
+      let close = 1;
       for (;;) {
         close = src.indexOf("$", close);
-        if (close < 0 || close >= max || close - start > MAX_INLINE_MATH) return false;
+        if (close < 0 || close > MAX_INLINE_MATH) return null;
         if (src.charCodeAt(close - 1) === 0x5c) { close += 1; continue; } // \$ inside the formula
         break;
       }
       const next = src.charCodeAt(close + 1);
-      if (isSpaceCode(src.charCodeAt(close - 1)) || (next >= 0x30 && next <= 0x39)) return false;
+      if (isSpaceCode(src.charCodeAt(close - 1)) || (next >= 0x30 && next <= 0x39)) return null;
       display = false;
-      markup = "$";
-      content = src.slice(start + 1, close);
+      content = src.slice(1, close);
       end = close + 1;
     }
   } else {
-    return false;
+    return null;
   }
-  if (!content.trim()) return false;
-  if (!silent) {
-    const token = state.push(display ? "math_inline_display" : "math_inline", "math", 0);
-    token.content = content;
-    token.markup = markup;
-  }
-  state.pos = end;
-  return true;
+  if (!content.trim()) return null;
+  return { raw: src.slice(0, end), text: content, display };
 }
 
-// Display math on its own lines: $$ … $$ or \[ … \]. It may interrupt a paragraph (models write
-// "so\n\\[\nx\n\\]"). While streaming (env.mdLive) an unclosed one runs to the end of the text like
-// an open code fence; in the final text an unclosed one is plain text.
-function mathBlock(state, startLine, endLine, silent) {
-  if (state.sCount[startLine] - state.blkIndent >= 4) return false;
-  const src = state.src;
-  let pos = state.bMarks[startLine] + state.tShift[startLine];
-  let max = state.eMarks[startLine];
-  let close;
-  if (src.startsWith("$$", pos)) close = "$$";
-  else if (src.startsWith("\\[", pos)) close = "\\]";
-  else return false;
-  const markup = src.slice(pos, pos + 2);
-  const first = src.slice(pos + 2, max);
-  let nextLine = startLine;
-  let closed = false;
-  let content;
+// Display math on its own lines at the start of `src`: $$ … $$ or \[ … \]. While streaming
+// (liveRender) an unclosed one runs to the end of the text like an open code fence; in the final
+// text an unclosed one is plain text. Returns { raw, text, markup, closed } or null.
+const MATH_BLOCK_OPEN = /^ {0,3}(\$\$|\\\[)([^\n]*)(?:\n|$)/;
+function matchMathBlock(src) {
+  const open = MATH_BLOCK_OPEN.exec(src);
+  if (!open) return null;
+  const markup = open[1];
+  const close = markup === "$$" ? "$$" : "\\]";
+  const first = open[2];
   const same = first.indexOf(close);
   if (same >= 0) {
-    if (first.slice(same + 2).trim()) return false; // "$$a$$ and more": inline display math
-    content = first.slice(0, same);
-    closed = true;
-  } else {
-    const lines = [first];
-    for (nextLine = startLine + 1; nextLine < endLine; nextLine++) {
-      if (nextLine - startLine > MAX_MATH_BLOCK_LINES) return false;
-      pos = state.bMarks[nextLine] + state.tShift[nextLine];
-      max = state.eMarks[nextLine];
-      if (pos < max && state.sCount[nextLine] < state.blkIndent) break; // left the list item
-      const line = src.slice(pos, max).trimEnd();
-      if (line.endsWith(close)) {
-        lines.push(line.slice(0, -2));
-        closed = true;
-        break;
-      }
-      lines.push(line);
-    }
-    if (!closed) {
-      if (!state.env.mdLive || nextLine < endLine) return false;
-      nextLine = endLine - 1;
-    }
-    content = lines.join("\n");
+    if (first.slice(same + 2).trim()) return null; // "$$a$$ and more": inline display math
+    const content = first.slice(0, same);
+    return content.trim() ? { raw: open[0], text: content, markup, closed: true } : null;
   }
-  if (!content.trim() && closed) return false;
-  if (silent) return true;
-  state.line = nextLine + 1;
-  const token = state.push("math_block", "math", 0);
-  token.block = true;
-  token.content = content;
-  token.markup = markup;
-  token.map = [startLine, state.line];
-  token.meta = { closed };
-  return true;
+  const lines = [first];
+  let pos = open[0].length;
+  while (pos < src.length) {
+    if (lines.length > MAX_MATH_BLOCK_LINES) return null;
+    const nl = src.indexOf("\n", pos);
+    const line = src.slice(pos, nl < 0 ? src.length : nl).trim();
+    pos = nl < 0 ? src.length : nl + 1;
+    if (line.endsWith(close)) {
+      lines.push(line.slice(0, -2));
+      const content = lines.join("\n");
+      return content.trim() ? { raw: src.slice(0, pos), text: content, markup, closed: true } : null;
+    }
+    lines.push(line);
+  }
+  if (!liveRender) return null;
+  return { raw: src, text: lines.join("\n"), markup, closed: false };
 }
 
-function renderCode(code, lang, env) {
+// It may interrupt a paragraph (models write "so\n\\[\nx\n\\]"): marked cuts a paragraph where a
+// block extension's start() says one begins, so start() checks that one really does.
+const MATH_BLOCK_LINE = /\n {0,3}(?:\$\$|\\\[)/g;
+function mathBlockStart(src) {
+  const blank = src.indexOf("\n\n"); // a paragraph ends there anyway
+  const scope = blank < 0 ? src : src.slice(0, blank);
+  MATH_BLOCK_LINE.lastIndex = 0;
+  for (let m; (m = MATH_BLOCK_LINE.exec(scope));) {
+    if (matchMathBlock(src.slice(m.index + 1))) return m.index + 1;
+  }
+  return undefined;
+}
+
+const MATH_EXTENSIONS = [
+  {
+    name: "mathBlock",
+    level: "block",
+    start: mathBlockStart,
+    tokenizer(src) {
+      const m = matchMathBlock(src);
+      return m ? { type: "mathBlock", ...m } : undefined;
+    },
+    renderer(token) {
+      const inner = token.closed
+        ? renderTex(token.text, true)
+        : `<pre class="md-math-src">${escapeHtml(token.markup + token.text)}</pre>`;
+      return `<div class="md-math-block">${inner}</div>\n`;
+    },
+  },
+  {
+    name: "mathInline",
+    level: "inline",
+    start(src) {
+      const i = src.indexOf("$"); // marked's text already stops at "\"
+      return i < 0 ? undefined : i;
+    },
+    tokenizer(src) {
+      const m = matchMathInline(src);
+      return m ? { type: "mathInline", ...m } : undefined;
+    },
+    renderer(token) {
+      return token.display
+        ? `<span class="md-math-inline-display">${renderTex(token.text, true)}</span>`
+        : renderTex(token.text, false);
+    },
+  },
+];
+
+// marked pairs * and _ on a masked copy of each inline run (code spans and links hidden); formulas
+// are hidden too, so "*see $a*b$*" is emphasis around a formula, as the tokenizer will read it.
+// The hook only gets the masked copy: the lexer below keeps the run it belongs to.
+const inlineRuns = [];
+function maskMath(masked) {
+  const src = inlineRuns[inlineRuns.length - 1];
+  if (src === undefined || src.length !== masked.length || !/[*_~]/.test(src)) return masked;
+  let out = "";
+  let last = 0;
+  for (let i = 0; i < src.length;) {
+    const c = src.charCodeAt(i);
+    let m = null;
+    if (c === 0x24 /* $ */ && masked.charCodeAt(i) === 0x24) {
+      m = matchMathInline(src.slice(i));
+    } else if (c === 0x5c /* \ */) {
+      const n = src.charCodeAt(i + 1);
+      if ((n === 0x28 || n === 0x5b) && "+\\".includes(masked[i])) m = matchMathInline(src.slice(i));
+      if (!m) { i += 2; continue; }
+    }
+    if (!m) { i += 1; continue; }
+    const end = i + m.raw.length;
+    out += masked.slice(last, i) + "[" + "a".repeat(m.raw.length - 2) + "]";
+    last = end;
+    i = end;
+  }
+  return last ? out + masked.slice(last) : masked;
+}
+
+class MdLexer extends Lexer {
+  inlineTokens(src, tokens) {
+    inlineRuns.push(src);
+    try {
+      return super.inlineTokens(src, tokens);
+    } finally {
+      inlineRuns.pop();
+    }
+  }
+}
+
+function renderCode(code, lang) {
   const safeLang = /^[a-z0-9_+#.-]{1,32}$/.test(lang) ? lang : "";
   let cls = safeLang ? `language-${safeLang}` : "";
   // A code block still being written is highlighted while it is small; a big one when it closes.
-  if (safeLang && !(env.mdLive && code.length > LIVE_HIGHLIGHT_LIMIT)) cls += " md-hl";
+  if (safeLang && !(liveRender && code.length > LIVE_HIGHLIGHT_LIMIT)) cls += " md-hl";
   const label = safeLang ? `<span class="md-code-lang">${escapeHtml(safeLang)}</span>` : "";
   return `<div class="md-code"><div class="md-code-head">${label}</div>` +
     `<pre><code class="${cls}">${escapeHtml(code)}</code></pre></div>\n`;
 }
 
-function setupMarkdownIt(breaks) {
-  const md = new MarkdownIt("default", { html: false, linkify: true, typographer: false, breaks });
-  md.validateLink = (url) => SAFE_URL.test(url.trim());
-  // GFM autolinks: scheme links and www. links, but not "main.py" or "example.com".
-  md.linkify.set({ fuzzyLink: true, fuzzyEmail: true });
-  const fuzzyOk = (m) => m.schema !== "" || /^www\./i.test(m.raw);
-  const match = md.linkify.match.bind(md.linkify);
-  md.linkify.match = (text) => {
-    const found = match(text);
-    const kept = found && found.filter(fuzzyOk);
-    // Never null here: markdown-it's linkify rule calls match() after test() and
-    // reads `.length` of what it gets ("see manage.py" passes test(), then is dropped).
-    return kept || [];
-  };
-  const matchAtStart = md.linkify.matchAtStart.bind(md.linkify);
-  md.linkify.matchAtStart = (text) => {
-    const m = matchAtStart(text);
-    return m && fuzzyOk(m) ? m : null;
-  };
-
-  md.inline.ruler.before("escape", "math_inline", mathInline);
-  md.block.ruler.before("fence", "math_block", mathBlock, {
-    alt: ["paragraph", "reference", "blockquote", "list"],
-  });
-
-  // Table alignment comes as style="text-align:…"; styles are not allowed, classes are.
+const RENDERER = {
+  // Raw HTML is never parsed (the tokenizers below are off); were a token to come, it is text.
+  html(token) {
+    const text = escapeHtml(token.text);
+    return token.block ? `<p>${text}</p>\n` : text;
+  },
+  code(token) {
+    const lang = token.codeBlockStyle === "indented" ? "" : (token.lang || "").trim().split(/\s+/)[0];
+    const text = token.text ? token.text.replace(/\n$/, "") + "\n" : "";
+    return renderCode(text, lang.toLowerCase());
+  },
+  // Table alignment as a class (marked writes align="…"; no presentational attributes here).
+  tablecell(token) {
+    const tag = token.header ? "th" : "td";
+    const cls = token.align ? ` class="md-align-${token.align}"` : "";
+    return `<${tag}${cls}>${this.parser.parseInline(token.tokens)}</${tag}>\n`;
+  },
   // Task list items "- [ ] x" / "- [x] x" get classes (drawn by CSS; no <input>).
-  md.core.ruler.push("md_classes", (state) => {
-    const tokens = state.tokens;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i];
-      if ((t.type === "th_open" || t.type === "td_open") && t.attrs) {
-        const align = /text-align:(left|right|center)/.exec(t.attrGet("style") || "");
-        t.attrs = t.attrs.filter((a) => a[0] !== "style");
-        if (align) t.attrJoin("class", `md-align-${align[1]}`);
-      } else if (t.type === "inline" && i >= 2 && tokens[i - 1].type === "paragraph_open" &&
-                 tokens[i - 2].type === "list_item_open") {
-        const first = t.children && t.children[0];
-        const m = first && first.type === "text" && /^\[([ xX])\][ \t]/.exec(first.content);
-        if (m) {
-          first.content = first.content.slice(m[0].length);
-          tokens[i - 2].attrJoin("class", m[1] === " " ? "md-task" : "md-task md-task-done");
-        }
-      }
-    }
-  });
-
-  const rules = md.renderer.rules;
-  rules.math_inline = (tokens, idx) => renderTex(tokens[idx].content, false);
-  rules.math_inline_display = (tokens, idx) =>
-    `<span class="md-math-inline-display">${renderTex(tokens[idx].content, true)}</span>`;
-  rules.math_block = (tokens, idx) => {
-    const t = tokens[idx];
-    const inner = t.meta.closed
-      ? renderTex(t.content, true)
-      : `<pre class="md-math-src">${escapeHtml(t.markup + t.content)}</pre>`;
-    return `<div class="md-math-block">${inner}</div>\n`;
-  };
-  rules.fence = (tokens, idx, options, env) => {
-    const t = tokens[idx];
-    const info = t.info ? md.utils.unescapeAll(t.info).trim() : "";
-    return renderCode(t.content, info.split(/\s+/)[0].toLowerCase(), env);
-  };
-  rules.code_block = (tokens, idx, options, env) => renderCode(tokens[idx].content, "", env);
+  listitem(item) {
+    const cls = item.task ? ` class="md-task${item.checked ? " md-task-done" : ""}"` : "";
+    return `<li${cls}>${this.parser.parse(item.tokens)}</li>\n`;
+  },
+  checkbox() {
+    return "";
+  },
+  del(token) {
+    return `<s>${this.parser.parseInline(token.tokens)}</s>`;
+  },
+  // Links only to http(s) and mailto; any other stays as the text it was written as.
+  link(token) {
+    const href = safeHref(token.href);
+    if (href === null) return escapeHtml(token.raw);
+    const title = token.title ? ` title="${escapeHtml(token.title)}"` : "";
+    const text = token.autolink ? escapeHtml(token.text) : this.parser.parseInline(token.tokens);
+    return `<a href="${escapeHtml(href)}"${title}>${text}</a>`;
+  },
   // No remote images: a link showing the alt text and the address instead.
-  rules.image = (tokens, idx, options, env, self) => {
-    const t = tokens[idx];
-    const src = t.attrGet("src") || "";
-    const alt = self.renderInlineAsText(t.children || [], options, env).trim();
-    return `<a class="md-image" href="${escapeHtml(src)}">${escapeHtml(alt || _("image"))}` +
-      ` <span class="md-image-url">${escapeHtml(src)}</span></a>`;
-  };
-  return md;
+  image(token) {
+    const href = safeHref(token.href);
+    if (href === null) return escapeHtml(token.raw);
+    const alt = String(token.text ?? "").trim();
+    return `<a class="md-image" href="${escapeHtml(href)}">${escapeHtml(alt || _("image"))}` +
+      ` <span class="md-image-url">${escapeHtml(token.href.trim())}</span></a>`;
+  },
+};
+
+const TOKENIZER = {
+  // Raw HTML is text, as with CommonMark's html option off: no HTML blocks, no inline tags.
+  html() {
+    return undefined;
+  },
+  tag() {
+    return undefined;
+  },
+  // Strikethrough needs ~~ (a single ~ is "about" in model output: "~5 min, ~2 GB").
+  del(src) {
+    return src.startsWith("~~") ? false : undefined;
+  },
+  // A GFM autolink also ends at " ` > (the HTML shown as text, say <a href="http://x">).
+  url(src) {
+    const token = Tokenizer.prototype.url.call(this, src);
+    const cut = token ? token.raw.search(/["`>]/) : -1;
+    if (cut < 0) return token;
+    return cut > 0 ? Tokenizer.prototype.url.call(this, src.slice(0, cut)) : undefined;
+  },
+};
+
+function markedOptions(breaks) {
+  const marked = new Marked({
+    gfm: true, breaks, pedantic: false, async: false, silent: false,
+    extensions: MATH_EXTENSIONS, renderer: RENDERER, tokenizer: TOKENIZER,
+  });
+  return { ...marked.defaults, hooks: { emStrongMask: maskMath } };
 }
 
-const parsers = new Map();
-function markdownIt(breaks) {
+const configs = new Map();
+function markedConfig(breaks) {
   const key = Boolean(breaks);
-  if (!parsers.has(key)) parsers.set(key, setupMarkdownIt(key));
-  return parsers.get(key);
+  if (!configs.has(key)) configs.set(key, markedOptions(key));
+  return configs.get(key);
+}
+
+// Markdown to HTML (not sanitized yet). `links`: reference definitions known from earlier text;
+// the ones this text defines are added to it when `keepLinks`.
+function renderHtml(config, text, { links = null, keepLinks = false, live = false } = {}) {
+  liveRender = live;
+  try {
+    const lexer = new MdLexer(config);
+    if (links) Object.assign(lexer.tokens.links, links);
+    const tokens = lexer.lex(text);
+    const html = Parser.parse(tokens, config);
+    if (links && keepLinks) Object.assign(links, tokens.links);
+    return html;
+  } catch (err) {
+    console.warn("markdown: rendering failed", err);
+    return `<pre>${escapeHtml(text)}</pre>`;
+  } finally {
+    liveRender = false;
+  }
+}
+
+// The offset in `chunk` (complete lines starting at a block boundary) where its last top-level
+// block starts; 0 when it holds a single block (or its blocks cannot be told apart).
+function lastBlockStart(config, chunk) {
+  liveRender = true;
+  let tokens;
+  try {
+    tokens = new MdLexer(config).blockTokens(chunk, []); // blocks only: inline runs are not lexed
+  } catch {
+    return 0;
+  } finally {
+    liveRender = false;
+  }
+  const starts = [];
+  let offset = 0;
+  for (const t of tokens) {
+    starts.push(offset);
+    offset += t.raw.length;
+  }
+  if (offset !== chunk.length) return 0;
+  let last = -1;
+  let previous = -1;
+  tokens.forEach((t, i) => {
+    if (t.type !== "space") {
+      previous = last;
+      last = i;
+    }
+  });
+  if (last < 0) return 0;
+  // An unclosed display formula may turn out to be text that continues the block before it.
+  const keep = tokens[last].type === "mathBlock" && !tokens[last].closed ? previous : last;
+  return keep < 0 ? 0 : starts[keep];
 }
 
 // --- sanitizing ---------------------------------------------------------------------------
@@ -629,8 +751,7 @@ function normalize(text) {
  * Options: { breaks: true } turns single newlines into <br> (for reasoning text, say).
  */
 export function renderMarkdown(text, options = {}) {
-  const md = markdownIt(options.breaks);
-  return toFragment(md.render(normalize(String(text ?? "")), {}));
+  return toFragment(renderHtml(markedConfig(options.breaks), normalize(String(text ?? ""))));
 }
 
 /**
@@ -639,7 +760,7 @@ export function renderMarkdown(text, options = {}) {
  * Returns { append(text), set(text), finish() -> Promise, text, destroy() }.
  */
 export function createMarkdownView(container, options = {}) {
-  const md = markdownIt(options.breaks);
+  const config = markedConfig(options.breaks);
   container.classList.add("md");
   container.replaceChildren();
 
@@ -653,7 +774,7 @@ export function createMarkdownView(container, options = {}) {
   let done = false;
   let frame = 0;
   let waiters = [];
-  const env = { references: {} }; // reference definitions seen in the finished part
+  const links = Object.create(null); // reference definitions seen in the finished part
   const stats = { frames: 0, maxFrameMs: 0, liveRenders: 0, finishedRenders: 0 };
 
   function schedule() {
@@ -668,25 +789,6 @@ export function createMarkdownView(container, options = {}) {
     live = [];
   }
 
-  // The offset in `chunk` (complete lines starting at a block boundary) where its last top-level
-  // block starts; 0 when it holds a single block.
-  function lastBlockStart(chunk) {
-    const state = new md.block.State(chunk, md, { mdLive: true, references: {} }, []);
-    md.block.tokenize(state, state.line, state.lineMax);
-    let last = null;
-    let previous = null;
-    for (const t of state.tokens) {
-      if (t.level === 0 && t.map && t.nesting >= 0) {
-        previous = last;
-        last = t;
-      }
-    }
-    if (!last) return 0;
-    // An unclosed display formula may turn out to be text that continues the block before it.
-    const keep = last.type === "math_block" && !last.meta.closed ? previous : last;
-    return keep ? state.bMarks[keep.map[0]] : 0;
-  }
-
   // Move finished blocks out of the open part. Returns true if it moved some.
   function finalizeStep() {
     const nl = src.lastIndexOf("\n");
@@ -696,10 +798,11 @@ export function createMarkdownView(container, options = {}) {
       let end = Math.min(complete, stableEnd + size);
       if (end < complete) end = src.lastIndexOf("\n", end - 1) + 1;
       if (end <= stableEnd) continue;
-      const cut = lastBlockStart(src.slice(stableEnd, end));
+      const cut = lastBlockStart(config, src.slice(stableEnd, end));
       if (cut > 0) {
         dropLive();
-        container.append(toFragment(md.render(src.slice(stableEnd, stableEnd + cut), env)));
+        const html = renderHtml(config, src.slice(stableEnd, stableEnd + cut), { links, keepLinks: true });
+        container.append(toFragment(html));
         stableEnd += cut;
         liveDirty = true;
         stats.finishedRenders += 1;
@@ -710,8 +813,8 @@ export function createMarkdownView(container, options = {}) {
   }
 
   function renderLive() {
-    const liveEnv = { references: { ...env.references }, mdLive: !done };
-    const frag = toFragment(md.render(src.slice(stableEnd), liveEnv));
+    const html = renderHtml(config, src.slice(stableEnd), { links, live: !done });
+    const frag = toFragment(html);
     dropLive();
     live = [...frag.childNodes];
     container.append(frag);
@@ -736,7 +839,7 @@ export function createMarkdownView(container, options = {}) {
       // the finished blocks come in. Streaming: the open block is shown at once as usual.
       const rest = src.slice(stableEnd);
       const oneBlock = rest.length <= WINDOW ||
-        (rest.length <= 16 * WINDOW && lastBlockStart(rest.slice(0, rest.lastIndexOf("\n") + 1)) === 0);
+        (rest.length <= 16 * WINDOW && lastBlockStart(config, rest.slice(0, rest.lastIndexOf("\n") + 1)) === 0);
       if (oneBlock) renderLive();
       else dropLive();
     } else if (liveDirty) {
@@ -784,7 +887,7 @@ export function createMarkdownView(container, options = {}) {
       } else {
         src = s;
         stableEnd = 0;
-        for (const key of Object.keys(env.references)) delete env.references[key];
+        for (const key of Object.keys(links)) delete links[key];
         dropLive();
         for (const node of container.childNodes) forgetPending(node);
         container.replaceChildren();

@@ -1,8 +1,10 @@
 // The trace and compare pages: Markdown views of the reasoning and the answer (the raw text stays one
-// click away, and is what the server shows without script), and a selection in either
-// filling the redaction form. The list page needs nothing from here.
+// click away, and is what the server shows without script), a selection in either
+// filling the redaction form, and the keyboard shortcuts (shortcuts.js). The list:
+// its sort menu applies at once (the Filter button does the same without script).
 
 import { renderMarkdown } from "../chat/markdown.js";
+import { bindShortcuts } from "./shortcuts.js";
 
 const _ = (s) => (window.gettext ? window.gettext(s) : s);
 
@@ -57,3 +59,7 @@ function followSelection() {
 
 for (const pre of document.querySelectorAll("pre.source[data-part]")) formatted(pre);
 followSelection();
+bindShortcuts();
+for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+  select.addEventListener("change", () => select.form?.requestSubmit());
+}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SHOTS, sign_in
@@ -74,4 +75,51 @@ def test_the_language_switcher_remembers_the_choice(server, browser):  # type: i
     expect(page.get_by_role("button", name="新对话")).to_be_visible()
     page.goto(server.url + "/")  # remembered, though the browser still asks for English
     expect(page.get_by_role("button", name="新对话")).to_be_visible()
+    context.close()
+
+
+@pytest.fixture
+def unreachable_model(transactional_db):  # type: ignore[no-untyped-def]
+    """A provider at an address nothing listens on (port 9, discard)."""
+    from tests.conftest import TEST_API_KEY, _make_provider
+
+    _make_provider("down", "chat-completions", "http://127.0.0.1:9/v1", TEST_API_KEY)
+    return "down/fake-r1"
+
+
+@pytest.fixture
+def down_server(unreachable_model, daphne_factory, django_user_model):  # type: ignore[no-untyped-def]
+    # Before the browser fixture: Playwright's loop makes the ORM refuse sync calls.
+    django_user_model.objects.create_user("alice", password="alice-pass-123")
+    return daphne_factory(UPSTREAM_RETRIES="0")
+
+
+@pytest.mark.parametrize(
+    "locale, failed, sentence",
+    [
+        ("en-US", "Failed", "The model's provider could not be reached."),
+        ("zh-CN", "失败", "无法连接到模型的服务商。"),
+    ],
+)
+def test_a_failed_turn_says_what_failed_in_plain_words(  # type: ignore[no-untyped-def]
+    unreachable_model, down_server, browser, locale, failed, sentence
+):
+    server = down_server
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    sign_in(page, server.url)
+    page.locator("#model").select_option(unreachable_model)
+    page.locator("#message").fill("Hello?")
+    page.locator("#send").click()
+    turn = page.locator('[data-role="assistant"]')
+    expect(turn).to_have_attribute("data-status", "failed", timeout=30_000)
+    expect(turn.locator(".badge-error")).to_have_text(failed)
+    # The stored sentence, in the page's language (errors.js loads on first use);
+    # never the library's text.
+    expect(turn.locator(".turn-error")).to_contain_text(sentence)
+    assert "Connect call failed" not in turn.inner_text()
+    if locale == "zh-CN":
+        page.screenshot(path=f"{SHOTS}/chat-error-zh.png")
+    page.reload()
+    expect(page.locator('[data-role="assistant"] .turn-error')).to_contain_text(sentence)
     context.close()

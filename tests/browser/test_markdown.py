@@ -461,6 +461,39 @@ def test_xss_corpus_is_inert(site, browser, mode):  # type: ignore[no-untyped-de
     context.close()
 
 
+def test_marked_is_set_up_as_markdown_it_was(site, browser):  # type: ignore[no-untyped-def]
+    """The choices made on top of marked's GFM: what the page showed with markdown-it."""
+    context, page, seen = _open(browser, site + "/page.html")
+    text = (
+        "About ~5 min and ~2 GB (1~2), but ~~struck~~.\n\n"
+        "*see $a*b$ here* and **bold $x^*$**\n\n"
+        "| cell | html |\n|---|---|\n| a<br>b | <b>x</b> |\n\n"
+        "[r]: https://example.org/r\n\n"
+        "A [reference][r], www.example.com, main.py, example.com, "
+        '<a href="https://x.example/">x</a> and [rel](/x).\n'
+    )
+    page.evaluate("(t) => window.renderInto(t)", text)
+    out = page.locator("#out")
+    shown = out.inner_text()
+    # Strikethrough needs ~~: a single ~ means "about" in model output.
+    assert out.locator("s").all_inner_texts() == ["struck"]
+    assert "About ~5 min and ~2 GB (1~2), but struck." in shown
+    # A formula is one piece: the * inside it pairs with nothing outside.
+    assert out.locator("em math").count() == 1 and out.locator("strong math").count() == 1
+    assert out.locator("em").count() == 1 and out.locator("strong").count() == 1
+    # HTML is text, in table cells too.
+    assert out.locator("td").all_inner_texts() == ["a<br>b", "<b>x</b>"]
+    # Links: references, GFM autolinks (www. or a scheme; not file or bare domain names, which
+    # markdown-it's linkify was set to skip too); a relative link stays as written.
+    hrefs = out.locator("a").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
+    assert hrefs == ["https://example.org/r", "http://www.example.com", "https://x.example/"], hrefs
+    assert "[rel](/x)" in shown
+    assert out.locator("a", has_text="reference").count() == 1
+    _no_dangerous_output(page)
+    assert seen == {"dialogs": [], "errors": [], "foreign": []}, seen
+    context.close()
+
+
 TRICKY = [
     "para\n#\nmore",
     "para\n#x not a heading\n\nnext",
@@ -486,6 +519,10 @@ TRICKY = [
     '![alt text](https://example.org/i.png "t") [l](https://example.org "title")',
     "Line with trailing spaces  \nhard break\\\nanother",
     "<div>raw</div>\n\n<!-- comment -->\n\ntext & more &amp; &copy;",
+    # Reference definitions reach links in later blocks, also once those blocks are finished.
+    "[r]: https://example.org/r\n\nsee [r] and [x][r]\n\n- item [r]\n\n[R]: https://example.org/2",
+    "About ~5 min, ~2 GB, 1~2 and ~~struck~~; *see $a*b$ here* and **$x^*$ bold**",
+    "a<br>b\n\n| h | i |\n|---|---|\n| a<br>b | <b>c</b> |\npara\n<div>x</div>",
 ]
 
 
