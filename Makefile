@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page fake-upstream ci clean
+.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page bench-review fake-upstream ci clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,10 +54,16 @@ deploy-check: install
 bench: install
 	$(PY) -m tests.bench.relay
 	$(PY) -m tests.bench.chatpage
+	$(PY) -m tests.bench.review
 
 # The chat page in Chromium alone (tests/bench/README.md); ARGS=--quick: under a minute.
 bench-page: install
 	$(PY) -m tests.bench.chatpage $(ARGS)
+
+# The trace review on 100,000 turns in PostgreSQL (tests/bench/README.md); seeds its own
+# database once (~25 min), then ~5 min a run; ARGS=--quick: 5,000 turns.
+bench-review: install
+	$(PY) -m tests.bench.review $(ARGS)
 
 bench-quick: install
 	$(PY) -m tests.bench.relay --quick

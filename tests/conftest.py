@@ -57,6 +57,18 @@ def fresh_key_state() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """A page asked for in Chinese leaves Chinese active in the test's thread
+    (LocaleMiddleware activates per request and never resets): each test starts in
+    the default language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     """The limits count in the cache (local memory): each test starts with none of
     the previous tests' messages or failed sign-ins counted."""

@@ -100,3 +100,26 @@ def trace(
         },
         error=error,
     )
+
+
+def plan_among_fillers(first: Turn, turns: Any, answer: str, thought: str) -> str:
+    """PostgreSQL's plan for `turns` once `first`'s conversation has 2,000 more
+    assistant turns (`answer`/`thought` + a number), analyzed, so that the planner
+    weighs the indexes as on a real table; sequential scans off, since a table this
+    small would be read whole: the question is whether an index serves."""
+    from django.db import connection
+
+    Turn.objects.bulk_create(
+        Turn(
+            conversation=first.conversation, index=10 + i, parent=first, role=Turn.Role.ASSISTANT,
+            content=f"{answer} {i}", reasoning_content=f"{thought} {i}",
+            status=Turn.Status.COMPLETED, created=timezone.now() - timedelta(minutes=i),
+        )
+        for i in range(2000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE conversations_turn")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = turns.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())

@@ -167,3 +167,19 @@ def test_compare_shows_each_turns_references(team):  # type: ignore[no-untyped-d
     a.save(update_fields=["references"])
     html = client_for(team.owner).get("/review/compare/", {"turns": f"{a.id},{b.id}"})
     assert html.content.decode().count("<li data-reference>") == 1
+
+
+def test_redacting_inside_the_queue_stays_in_it(team):  # type: ignore[no-untyped-def]
+    turn = trace(team.owner, reasoning="The key sk-123 was pasted.")
+    client = client_for(team.owner)
+    page = client.get(f"/review/{turn.id}/", {"status": "completed", "queue": "1"})
+    assert (
+        f'action="/review/{turn.id}/redact/?status=completed&amp;queue=1"' in page.content.decode()
+    )
+    done = client.post(
+        f"/review/{turn.id}/redact/?status=completed&queue=1",
+        {"part": "reasoning", "passage": "sk-123"},
+    )
+    assert done["Location"] == f"/review/{turn.id}/?status=completed&queue=1#redact"
+    turn.refresh_from_db()
+    assert turn.reasoning_content == "The key [redacted] was pasted."

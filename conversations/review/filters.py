@@ -40,23 +40,15 @@ RANGE_PARAMS = ("min_reasoning", "max_reasoning", "min_thinking", "max_thinking"
 DATE_PARAMS = ("since", "until")
 PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS + ("sort",)
 
-# The same expression as the GIN index of migration 0004 (PostgreSQL only): the
-# planner uses the index only for an identical expression.
-_TSVECTOR = (
-    'to_tsvector(\'simple\'::regconfig, left("conversations_turn"."reasoning_content", 100000)'
-    ' || \' \' || left("conversations_turn"."content", 100000))'
-)
 # Scripts written without spaces: the 'simple' parser keeps a whole run as one token,
 # so a word inside it would never match; such queries search by substring, narrowed
-# on PostgreSQL by the index of the texts' CJK bigrams.
+# on PostgreSQL by the texts' CJK bigrams.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CJK_RUN = re.compile(_CJK.pattern + "+")
-# The expression of migration 0009's index `turn_cjk_bigrams` (PostgreSQL only): the
-# CJK bigrams of the same text as _TSVECTOR's.
-_CJK_BIGRAMS = (
-    'conversations_cjk_bigrams(left("conversations_turn"."reasoning_content", 100000)'
-    ' || \' \' || left("conversations_turn"."content", 100000))'
-)
+# Migration 0009's stored columns (PostgreSQL only, unknown to the ORM): the words and
+# the CJK bigrams of an ended assistant turn's reasoning and answer, NULL while it runs.
+_WORDS = '"conversations_turn"."search_words"'
+_BIGRAMS = '"conversations_turn"."search_cjk"'
 
 
 class BadFilter(ValueError):
@@ -161,20 +153,21 @@ def _moment(text: str, *, end: bool) -> datetime:
 
 
 def search(turns: QuerySet[Turn], query: str) -> QuerySet[Turn]:
-    """Full text over reasoning and answer: every word must occur."""
+    """Full text over reasoning and answer: every word must occur. On PostgreSQL a
+    turn is found once it has ended (its search columns are filled in then)."""
     postgres = connections[turns.db].vendor == "postgresql"
     if postgres and not _CJK.search(query):
         match = RawSQL(
-            f"{_TSVECTOR} @@ plainto_tsquery('simple'::regconfig, %s)",
+            f"{_WORDS} @@ plainto_tsquery('simple'::regconfig, %s)",
             [query],
             output_field=BooleanField(),
         )
         return turns.filter(match)
     if postgres:
-        # The bigram index (migration 0009) narrows to turns holding every bigram of
-        # every CJK run; the substring test below keeps the exact matches.
+        # The bigrams narrow to turns holding every bigram of every CJK run; the
+        # substring test below keeps the exact matches.
         match = RawSQL(
-            f"{_CJK_BIGRAMS} @@ %s::tsquery", [_bigram_query(query)], output_field=BooleanField()
+            f"{_BIGRAMS} @@ %s::tsquery", [_bigram_query(query)], output_field=BooleanField()
         )
         turns = turns.filter(match)
     for word in query.split():

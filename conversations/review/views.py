@@ -361,7 +361,11 @@ def redact(request: HttpRequest, turn_id: Any) -> HttpResponse:
                 "Redacted %(count)s character.", "Redacted %(count)s characters.", record.chars
             )
             messages.success(request, text % {"count": record.chars})
-    return redirect(reverse("review-trace", args=[turn.id]) + "#redact")
+    # Back to the trace as it was opened: inside a queue, the queue's parameters.
+    query = request.GET.urlencode()
+    return redirect(
+        reverse("review-trace", args=[turn.id]) + ("?" + query if query else "") + "#redact"
+    )
 
 
 def _export(

@@ -1,6 +1,6 @@
 // Markdown for model output: GFM, highlighted code, KaTeX math; sanitized; incremental while streaming.
 //
-//   import { createMarkdownView, renderMarkdown, preload } from "./markdown.js";
+//   (exports: createMarkdownView, renderMarkdown, preload)
 //   preload();                                    // on Send: fetch and warm highlight.js + KaTeX
 //   const view = createMarkdownView(answerEl);    // answerEl gets class "md", is emptied
 //   view.append(chunk); ...; await view.finish(); // or view.set(wholeTextSoFar)
