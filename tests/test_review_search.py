@@ -36,7 +36,7 @@ def test_chinese_words_of_any_length_and_mixed_queries(team):  # type: ignore[no
     assert found(client, "降") == {a}  # one character, the last of its run
     assert found(client, "梯") == {a}  # one character, the first of its run
     assert found(client, "推理 输出") == {r}  # every word must occur
-    assert found(client, "模型 python") == {s}  # English words by substring, any case
+    assert found(client, "模型 python") == {s}  # English words as words, any case
     assert found(client, "推理 zebra") == set()
     assert found(client, "微分") == set()
 
