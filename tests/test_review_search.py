@@ -87,3 +87,10 @@ def test_postgresql_search_columns_fill_in_when_a_turn_ends(team):  # type: igno
     assert list(review_filters.search(visible_turns(team.root), "散射")) == [turn]
     Turn.objects.filter(id=turn.id).update(reasoning_content="瑞利 [redacted]")
     assert list(review_filters.search(visible_turns(team.root), "rayleigh")) == []
+
+
+def test_a_word_mixing_chinese_and_letters_matches_in_any_case(team):  # type: ignore[no-untyped-def]
+    turn = trace(team.owner, reasoning="先看 r1模型 的输出。", answer="OK")
+    client = client_for(team.owner)
+    assert found(client, "R1模型") == {str(turn.id)}
+    assert found(client, "R2模型") == set()

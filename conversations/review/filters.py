@@ -172,12 +172,18 @@ def search(turns: QuerySet[Turn], query: str) -> QuerySet[Turn]:
         # walking the newest turns until a page is full (11 s against 0.1 s).
         turns = turns.filter(_sql(f"{_BIGRAMS} @@ %s::tsquery", _bigram_query(query)))
         for word in unspaced:
-            found = (
-                'strpos(lower("conversations_turn"."reasoning_content"), %s) > 0'
-                ' OR strpos(lower("conversations_turn"."content"), %s) > 0'
-            )
-            turns = turns.filter(_sql(f"({found})", word.lower(), word.lower()))
+            turns = turns.filter(_contains(word))
     return turns
+
+
+def _contains(word: str) -> RawSQL:
+    """The word in the answer or the reasoning (the shorter text first). Folded to
+    lower case only when it has letters with a case: lower() copies a text that
+    is 15 KB on average, a third of the test's cost on each row a search reads."""
+    answer, reasoning = '"conversations_turn"."content"', '"conversations_turn"."reasoning_content"'
+    if word.lower() != word.upper():
+        answer, reasoning, word = f"lower({answer})", f"lower({reasoning})", word.lower()
+    return _sql(f"(strpos({answer}, %s) > 0 OR strpos({reasoning}, %s) > 0)", word, word)
 
 
 def _sql(condition: str, *params: str) -> RawSQL:
