@@ -35,14 +35,21 @@ def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
     return data
 
 
+def conversation_header(conversation: Conversation) -> dict[str, Any]:
+    """What creating or changing a conversation answers."""
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "system_prompt": conversation.system_prompt,
+    }
+
+
 def conversation_json(
     conversation: Conversation, turns: list[Turn], *, staff: bool = False
 ) -> dict[str, Any]:
     """`staff`: the reader is staff and may see each error's `detail`."""
     return {
-        "id": str(conversation.id),
-        "title": conversation.title,
-        "system_prompt": conversation.system_prompt,
+        **conversation_header(conversation),
         "created": conversation.created.isoformat(),
         "updated": conversation.updated.isoformat(),
         "turns": [turn_json(t, staff=staff) for t in turns],

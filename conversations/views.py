@@ -16,7 +16,7 @@ from conversations.errors import ClientError
 from conversations.export import conversation_markdown
 from conversations.live.lifecycle import sweep_sync
 from conversations.models import Conversation
-from conversations.serializers import conversation_json
+from conversations.serializers import conversation_header, conversation_json
 from providers.models import ChatModel
 
 
@@ -104,14 +104,7 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
                     return refused
                 system_prompt = body.get("system_prompt") or ""
         conversation = actions.create_conversation(request.user, title, system_prompt)
-        return JsonResponse(
-            {
-                "id": str(conversation.id),
-                "title": conversation.title,
-                "system_prompt": conversation.system_prompt,
-            },
-            status=201,
-        )
+        return JsonResponse(conversation_header(conversation), status=201)
     query = request.GET.get("q", "").strip()
     rows = Conversation.objects.for_user(request.user).order_by("-updated")
     if query:
@@ -154,13 +147,7 @@ def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse
             actions.rename_conversation(conversation, body["title"])
         if "system_prompt" in body:
             actions.set_system_prompt(conversation, body["system_prompt"])
-        return JsonResponse(
-            {
-                "id": str(conversation.id),
-                "title": conversation.title,
-                "system_prompt": conversation.system_prompt,
-            }
-        )
+        return JsonResponse(conversation_header(conversation))
     if request.method == "DELETE":
         try:
             actions.delete_conversation(conversation)

@@ -7,9 +7,7 @@ traces the list would show that person, and nobody else's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -19,14 +17,8 @@ from django.views.decorators.http import require_GET
 
 from conversations.review.charts import chart_data
 from conversations.review.charts_draw import chart_context
-from conversations.review.filters import BadFilter, TraceFilters
+from conversations.review.filters import BadFilter, TraceFilters, with_filters
 from conversations.review.visibility import visible_turns
-
-
-def with_filters(url_name: str, values: Mapping[str, str]) -> str:
-    """A review URL carrying the filters (no page cursor: charts and list restart)."""
-    query = urlencode(dict(values))
-    return reverse(url_name) + ("?" + query if query else "")
 
 
 @login_required

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 
 from conversations.export import _fence
 from conversations.models import Turn
-from conversations.review import traces
-from conversations.review.filters import encode_cursor, newest_first
+from conversations.review import sorting, traces
 
 CHUNK = 200
 FIELDS = (
@@ -42,14 +41,14 @@ FIELDS = (
 
 
 def chunks(turns: QuerySet[Turn], size: int = CHUNK) -> Iterator[list[Turn]]:
-    after = None
+    newest, after = sorting.get(None), None
     turns = turns.select_related("conversation__owner")
     while True:
-        rows = list(newest_first(turns, after)[:size])
+        rows = sorting.walk(turns, newest, after, size)
         if not rows:
             return
         yield rows
-        after = encode_cursor(rows[-1])
+        after = sorting.position(rows[-1], newest)
 
 
 def records(turns: QuerySet[Turn], *, staff: bool) -> Iterator[dict[str, Any]]:

@@ -15,17 +15,17 @@ sees, so naming another person or team only ever finds fewer rows.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import connections
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -201,30 +201,14 @@ def _bigram_query(query: str) -> str:
     return " & ".join(dict.fromkeys(terms))
 
 
+def with_filters(url_name: str, values: Mapping[str, str], *args: Any) -> str:
+    """A review page's URL (`args` for its path) carrying the list's parameters, so
+    that the list, its queue, charts and exports all keep what the person chose."""
+    query = urlencode(dict(values))
+    return reverse(url_name, args=args or None) + ("?" + query if query else "")
+
+
 # --- keyset pages -------------------------------------------------------------
-
-
-def encode_cursor(turn: Turn) -> str:
-    raw = f"{turn.created.isoformat()}|{turn.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, turn_id = raw.split("|")
-        return datetime.fromisoformat(created), uuid.UUID(turn_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadFilter(_("That page link is not valid.")) from None
-
-
-def newest_first(turns: QuerySet[Turn], after: str | None = None) -> QuerySet[Turn]:
-    """The keyset order (newest first, the id breaking ties) from a cursor on: the
-    index `turn_assistant_recent` serves it, so page 500 costs what page 1 does."""
-    if after:
-        created, turn_id = decode_cursor(after)
-        turns = turns.filter(Q(created__lt=created) | Q(created=created, id__lt=turn_id))
-    return turns.order_by("-created", "-id")
 
 
 def page(

@@ -18,8 +18,8 @@ the rest (the newest-first index, the signals as an anti-join). A nullable colum
 in one ORDER BY would need a LEFT JOIN that no index can order.
 
 A cursor is base64url of `<phase>|<value>|<turn id>`: phase `k` carries the number,
-phase `n` (and the date orders) the row's `created`. The date orders keep the
-historic `<created>|<turn id>` form, which export.py uses too.
+phase `n` (and the date orders) the row's `created`, in the form `<created>|<turn
+id>` without a phase, which the list's links have always carried.
 """
 
 from __future__ import annotations

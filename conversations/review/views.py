@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversations.models import Turn
 from conversations.review import actions, export, plain, queue, sorting, traces
-from conversations.review.filters import BadFilter, TraceFilters, page
+from conversations.review.filters import BadFilter, TraceFilters, page, with_filters
 from conversations.review.forms import RedactForm, ReviewForm
 from conversations.review.visibility import reviewed_teams, visible_turns
 from providers.models import ChatModel
@@ -93,12 +93,12 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         if next_cursor
         else "",
         "first_url": ("?" + query) if request.GET.get("after") else "",
-        "export_url": reverse("review-export") + ("?" + query if query else ""),
-        "export_md_url": reverse("review-export-md") + ("?" + query if query else ""),
+        "export_url": with_filters("review-export", filters.values),
+        "export_md_url": with_filters("review-export-md", filters.values),
         "statuses": Turn.Status.values,
         "signal_choices": _signal_choices(),
         "compare_url": reverse("review-compare"),
-        "queue_url": reverse("review-queue") + ("?" + query if query else ""),
+        "queue_url": with_filters("review-queue", filters.values),
         "sort": filters.sort,
         "sorts": sorting.SORTS.values(),
         "column_sorts": _column_sorts(filters),
@@ -206,26 +206,23 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
 
 def _queue_url(filters: TraceFilters, start: Turn | None = None) -> str:
     params = {**filters.values, **({"from": str(start.id)} if start is not None else {})}
-    return reverse("review-queue") + ("?" + urlencode(params) if params else "")
+    return with_filters("review-queue", params)
 
 
 def _in_queue_url(filters: TraceFilters, turn: Turn) -> str:
     """A trace's page inside the queue: the list's parameters and `queue=1`."""
-    return (
-        reverse("review-trace", args=[turn.id]) + "?" + urlencode({**filters.values, "queue": "1"})
-    )
+    return with_filters("review-trace", {**filters.values, "queue": "1"}, turn.id)
 
 
 def _queue_bar(request: HttpRequest, filters: TraceFilters, turn: Turn) -> dict[str, Any]:
     turns = filters.apply(visible_turns(request.user))
     before, after = queue.neighbours(turns, filters.sort, turn)
-    query = urlencode(filters.values)
     return {
         "progress": queue.progress(turns, request.user),
         "previous_url": _in_queue_url(filters, before) if before else "",
         "next_url": _in_queue_url(filters, after) if after else "",
         "skip_url": _queue_url(filters, start=turn),
-        "list_url": reverse("review-list") + ("?" + query if query else ""),
+        "list_url": with_filters("review-list", filters.values),
         "sort": filters.sort,
     }
 
@@ -252,11 +249,10 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         if start is not None and found.id == start.id:
             messages.info(request, _("This is the only trace of the queue left to review."))
         return redirect(_in_queue_url(filters, found))
-    query = urlencode(filters.values)
     first = sorting.walk(turns.select_related("signals"), filters.sort, None, 1)
     context = {
         "progress": queue.progress(turns, request.user),
-        "list_url": reverse("review-list") + ("?" + query if query else ""),
+        "list_url": with_filters("review-list", filters.values),
         "first_url": _in_queue_url(filters, first[0]) if first else "",
     }
     return render(request, "review/queue_end.html", context)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from django import template
 
-from conversations.review.charts_view import with_filters
+from conversations.review.filters import with_filters
 
 register = template.Library()
 
