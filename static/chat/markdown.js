@@ -54,6 +54,10 @@ const MAX_INLINE_MATH = 2000; // chars
 const LIVE_HIGHLIGHT_LIMIT = 12000; // an open code block larger than this is highlighted when closed
 const FRAME_BUDGET_MS = 10;
 const WINDOW = 1024; // chars of finished lines examined per step when catching up
+// Finished blocks are grouped in boxes of about this many characters, which the browser skips
+// (layout, pre-paint, paint) while they are off screen (.md-chunk in markdown.css): a frame of a
+// long stream then costs the same at the 100,000th character as at the first.
+const CHUNK_CHARS = 4000;
 
 // --- lazily loaded libraries --------------------------------------------------------------
 
@@ -767,6 +771,8 @@ export function createMarkdownView(container, options = {}) {
   let src = ""; // the text so far, newlines normalized
   let stableEnd = 0; // src[0:stableEnd] is rendered for good
   let live = []; // nodes showing src[stableEnd:]
+  let chunk = null; // the .md-chunk finished blocks go into
+  let chunkChars = 0;
   let liveDirty = false;
   let liveCost = 0; // ms the last live render took
   let lastLiveAt = 0;
@@ -802,7 +808,14 @@ export function createMarkdownView(container, options = {}) {
       if (cut > 0) {
         dropLive();
         const html = renderHtml(config, src.slice(stableEnd, stableEnd + cut), { links, keepLinks: true });
-        container.append(toFragment(html));
+        if (!chunk || chunkChars >= CHUNK_CHARS) {
+          chunk = document.createElement("div");
+          chunk.className = "md-chunk";
+          chunkChars = 0;
+          container.append(chunk);
+        }
+        chunk.append(toFragment(html));
+        chunkChars += cut;
         stableEnd += cut;
         liveDirty = true;
         stats.finishedRenders += 1;
@@ -891,6 +904,7 @@ export function createMarkdownView(container, options = {}) {
         dropLive();
         for (const node of container.childNodes) forgetPending(node);
         container.replaceChildren();
+        chunk = null;
         liveDirty = true;
       }
       done = false;

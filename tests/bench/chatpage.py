@@ -52,6 +52,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--runs", type=int, default=None, help="page opens per figure (default 5, quick 3)"
     )
     parser.add_argument("--out", default="var/bench-chatpage.json", help="the JSON results file")
+    parser.add_argument(
+        "--only-stream", action="store_true", help="measure the stream alone (skip 1 to 3)"
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="record the stream with Chromium's tracing (var/bench-logs/chatpage-stream.trace.json)"
+        " and break its long tasks down",
+    )
     return parser.parse_args(argv)
 
 
@@ -130,21 +139,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             seconds = len(answer_tokens) / TOKENS_PER_SECOND
             with browser_side.chromium() as browser:
-                log.info("1. opening conversations (%d runs each)", runs)
-                results["opening"] = attempt(
-                    browser_side.opening, browser, site, runs, seeded.counts["turns"]
-                )
-                log.info("2. the sidebar")
-                results["sidebar"] = attempt(browser_side.sidebar, browser, site, runs)
-                log.info("3. bytes the page loads")
-                results["bytes"] = attempt(browser_side.page_bytes, browser, site)
+                if not args.only_stream:
+                    log.info("1. opening conversations (%d runs each)", runs)
+                    results["opening"] = attempt(
+                        browser_side.opening, browser, site, runs, seeded.counts["turns"]
+                    )
+                    log.info("2. the sidebar")
+                    results["sidebar"] = attempt(browser_side.sidebar, browser, site, runs)
+                    log.info("3. bytes the page loads")
+                    results["bytes"] = attempt(browser_side.page_bytes, browser, site)
                 log.info(
                     "4. streaming %d characters at %d tokens/s (~%.0f s)",
                     stream_chars,
                     TOKENS_PER_SECOND,
                     seconds,
                 )
-                results["streaming"] = attempt(browser_side.streaming, browser, site, seconds, 0.2)
+                trace = logs / "chatpage-stream.trace.json" if args.trace else None
+                results["streaming"] = attempt(
+                    browser_side.streaming, browser, site, seconds, 0.2, trace
+                )
                 results["streaming"].update(
                     chars=stream_chars, tokens=len(answer_tokens), rate=TOKENS_PER_SECOND
                 )

@@ -17,6 +17,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
+from tests.bench.chatpage_trace import CATEGORIES, summarize
+
 PROBE = (Path(__file__).parent / "chatpage_probe.js").read_text()
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -269,9 +271,13 @@ RENDERED = """() => {
 }"""
 
 
-def streaming(browser: Browser, site: Site, seconds: float, key_every: float) -> dict[str, Any]:
+def streaming(
+    browser: Browser, site: Site, seconds: float, key_every: float, trace: Path | None = None
+) -> dict[str, Any]:
     """Send a message from a new chat; while the answer streams, type into the message box every
-    `key_every` seconds. The upstream already holds the scripted answer (`seconds` long)."""
+    `key_every` seconds. The upstream already holds the scripted answer (`seconds` long).
+    `trace`: record the stream with Chromium's tracing into this file and summarize its long
+    tasks (tests/bench/chatpage_trace.py); tracing itself slows the page a little."""
     errors: list[str] = []
     context = signed_in(browser, site, "reader")
     responses = recorded(context)
@@ -279,6 +285,8 @@ def streaming(browser: Browser, site: Site, seconds: float, key_every: float) ->
     page.goto(site.url + "/")
     page.wait_for_selector("#chat[data-ready]")
     page.fill("#message", "Write the long answer.")
+    if trace is not None:
+        browser.start_tracing(page=page, path=str(trace), categories=CATEGORIES)
     start = float(page.evaluate("performance.now()"))
     page.keyboard.press("Enter")
     page.wait_for_function(f"() => ({STATUS}) === 'streaming'", timeout=30_000)
@@ -295,6 +303,8 @@ def streaming(browser: Browser, site: Site, seconds: float, key_every: float) ->
         status = str(page.evaluate(STATUS))
     ended = float(page.evaluate("performance.now()"))
     page.wait_for_timeout(1000)  # the final render, then the observers' last entries
+    if trace is not None:
+        browser.stop_tracing()
     data = page.evaluate("window.__bench")
     rendered = page.evaluate(RENDERED)
     loaded = loaded_files(responses)
@@ -323,4 +333,5 @@ def streaming(browser: Browser, site: Site, seconds: float, key_every: float) ->
         "rendered": rendered,
         "loaded": loaded,
         "errors": errors[:10],
+        **({"trace": {"file": str(trace), **summarize(trace)}} if trace is not None else {}),
     }

@@ -180,6 +180,27 @@ def _files(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _trace(t: dict[str, Any] | None) -> list[str]:
+    """The stream's long tasks as the trace saw them: wall and thread time, what ran inside."""
+    if not t:
+        return []
+    out = [
+        "",
+        f"Trace of the stream ({t['top_level_tasks']} main-thread tasks, p99 {t['p99_task_ms']} ms;"
+        f" {t['file']}): tasks over {t['tasks_over_ms']:.0f} ms",
+    ]
+    for task in t["tasks"]:
+        inside = ", ".join(
+            f"{name} {v['wall_ms']}/{v['thread_ms']} ms x{v['n']}"
+            for name, v in list(task["inside"].items())[:4]
+        )
+        out.append(
+            f"  at {task['at_s']} s: {task['wall_ms']} ms wall, {task['thread_ms']} ms on the thread;"
+            f" inside (wall/thread): {inside}"
+        )
+    return out
+
+
 def render(r: dict[str, Any]) -> str:
     m, goals = r["machine"], r["goals"]
     rows: list[Row] = []
@@ -189,6 +210,8 @@ def render(r: dict[str, Any]) -> str:
         ("bytes", lambda: _bytes_rows(r, goals["page_kb_gzip"])),
         ("streaming", lambda: _streaming_rows(r["streaming"], goals["long_task_ms"])),
     ):
+        if key not in r:  # not measured in this run (--only-stream)
+            continue
         try:
             rows += rows_of()
         except (KeyError, TypeError):  # that measurement failed: its reason is in the JSON
@@ -206,6 +229,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     if "files" in r.get("bytes", {}).get("plain", {}):
         out += _files(r)
+    out += _trace(r.get("streaming", {}).get("trace"))
     problems = [
         f"{k}: {e}"
         for k in ("opening", "sidebar", "bytes", "streaming")
