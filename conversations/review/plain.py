@@ -2,12 +2,20 @@
 
 Markdown is stripped simply (markers, not a parse): a preview is a hint of what the
 answer says, and the trace page renders the real thing. Only the head of the text is
-read, so a 20 KB reasoning costs what a short one does.
+read, so a 20 KB reasoning costs what a short one does, and only once the page's
+turns are chosen: read in the query that chooses them, the heads were computed for
+every candidate the plan sorted (a team's 4,800 turns: 110 of its 130 ms).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models.functions import Left
+
+from conversations.models import Turn
 
 PREVIEW_CHARS = 160
 # Enough head to fill a preview after markers and link targets are dropped.
@@ -42,3 +50,16 @@ def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     if len(flat) > limit or (len(text) > HEAD_CHARS and flat):
         return flat[: limit - 1].rstrip() + "…"
     return flat
+
+
+def heads(turns: Iterable[Turn]) -> dict[Any, tuple[str, str]]:
+    """Turn id -> the heads of its answer and reasoning, in one query for a page."""
+    rows = (
+        Turn.objects.filter(pk__in=[t.pk for t in turns])
+        .annotate(
+            answer_head=Left("content", HEAD_CHARS + 1),
+            reasoning_head=Left("reasoning_content", HEAD_CHARS + 1),
+        )
+        .values_list("pk", "answer_head", "reasoning_head")
+    )
+    return {pk: (answer or "", reasoning or "") for pk, answer, reasoning in rows}

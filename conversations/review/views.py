@@ -17,7 +17,6 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models.functions import Left
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,7 +46,7 @@ def _signals(turn: Turn) -> Any:
     return getattr(turn, "signals", None)
 
 
-def _row(turn: Turn, turn_reviews: list[Any]) -> dict[str, Any]:
+def _row(turn: Turn, turn_reviews: list[Any], heads: tuple[str, str]) -> dict[str, Any]:
     usage, timings = turn.usage or {}, turn.timings or {}
     return {
         "turn": turn,
@@ -55,8 +54,8 @@ def _row(turn: Turn, turn_reviews: list[Any]) -> dict[str, Any]:
         "reasoning_tokens": usage.get("reasoning_tokens"),
         "answer_tokens": traces.answer_tokens(usage),
         "thinking": _seconds(timings.get("reasoning_duration")),
-        "answer": plain.preview(turn.answer_head),  # type: ignore[attr-defined]
-        "reasoning": plain.preview(turn.reasoning_head),  # type: ignore[attr-defined]
+        "answer": plain.preview(heads[0]),
+        "reasoning": plain.preview(heads[1]),
         **traces.summary(turn_reviews),
     }
 
@@ -69,24 +68,20 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     filters = TraceFilters()
     try:
         filters = TraceFilters.from_params(request.GET)
-        # The previews need only the texts' heads: 50 rows of 20 KB reasoning each
-        # would otherwise be a megabyte read per page.
+        # The previews need only the texts' heads, read for the chosen page alone:
+        # 50 rows of 20 KB reasoning each would otherwise be a megabyte per page.
         turns = (
             filters.apply(visible_turns(request.user))
             .select_related("conversation__owner", "signals")
             .defer("content", "reasoning_content")
-            .annotate(
-                answer_head=Left("content", plain.HEAD_CHARS + 1),
-                reasoning_head=Left("reasoning_content", plain.HEAD_CHARS + 1),
-            )
         )
         rows, next_cursor = page(turns, request.GET.get("after"), sort=filters.sort)
     except BadFilter as exc:
         error, status = str(exc), 400
-    reviews = traces.reviews(rows)
+    reviews, heads = traces.reviews(rows), plain.heads(rows)
     query = urlencode(filters.values)
     context = {
-        "rows": [_row(t, reviews.get(t.id, [])) for t in rows],
+        "rows": [_row(t, reviews.get(t.id, []), heads.get(t.pk, ("", ""))) for t in rows],
         "values": filters.values,
         "error": error,
         "next_url": "?" + urlencode({**filters.values, "after": next_cursor})
