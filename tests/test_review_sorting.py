@@ -4,6 +4,7 @@ Runs on SQLite and PostgreSQL alike (the index test on PostgreSQL only)."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from conversations.models import Turn
+from conversations.review import export as review_export
 from conversations.review import filters as review_filters
 from conversations.review import plain, sorting
 from conversations.review.models import TraceSignals
@@ -94,6 +96,17 @@ def test_every_order_pages_every_row_once_in_order(team, monkeypatch, name):  # 
     url = "/review/" + ("" if name == "newest" else f"?sort={name}")
     seen = walked(client_for(team.owner), url)
     assert seen == expected(made, sorting.get(name))
+
+
+@pytest.mark.parametrize("name", ["oldest", "longest_reasoning", "highest_ratio"])
+def test_the_export_follows_the_lists_order(team, monkeypatch, name):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(review_export, "CHUNK", 2)  # chunk boundaries inside ties
+    made = mixed_traces(team.owner)
+    response = client_for(team.owner).get("/review/export.jsonl", {"sort": name})
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert [json.loads(line)["turn"] for line in body.splitlines()] == expected(
+        made, sorting.get(name)
+    )
 
 
 @pytest.mark.parametrize("name", list(sorting.SORTS))

@@ -366,7 +366,11 @@ def _export(
         filters = TraceFilters.from_params(request.GET)
     except BadFilter as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    lines = render_lines(filters.apply(visible_turns(request.user)), staff=request.user.is_staff)
+    lines = render_lines(
+        filters.apply(visible_turns(request.user)),
+        staff=request.user.is_staff,
+        sort=filters.sort,  # the list's order
+    )
     # Under ASGI a sync iterator would be read whole into memory before the first byte
     # (Django's StreamingHttpResponse): pull it a batch at a time on the request's thread.
     body = _pulled(lines) if isinstance(request, ASGIRequest) else lines
