@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from conversations.models import Turn
 from conversations.review import queue
@@ -90,6 +91,18 @@ def test_progress_is_capped(team, monkeypatch):  # type: ignore[no-untyped-def]
     turns = three(team.owner)
     html = client_for(team.owner).get(f"/review/{turns[0].id}/?queue=1").content.decode()
     assert progress_of(html) == "0 of 2+ reviewed"
+
+
+def test_progress_counts_are_written_as_numbers_are() -> None:
+    bar = {
+        "progress": queue.Progress(1000, 1000, True),
+        "sort": None,
+        "skip_url": "/",
+        "list_url": "/",
+    }
+    with translation.override("en"):
+        html = render_to_string("review/queue_bar.html", {"queue": bar})
+    assert progress_of(html) == "1,000 of 1,000+ reviewed"
 
 
 def test_the_queue_follows_the_list_order(team):  # type: ignore[no-untyped-def]

@@ -49,3 +49,35 @@ def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
     page.fill("#id_password", "alice-pass-123")
     page.click("button[type=submit]")
     page.wait_for_selector("#chat[data-ready]")  # the page script is listening
+
+
+def watch(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The page's script errors and console errors, as they come."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
+def research_team():  # type: ignore[no-untyped-def]
+    """alice (the server's user, the team's reviewer) and bob in the team Research.
+    Call it from a fixture: ORM work before the `browser` fixture starts Playwright's loop."""
+    from django.contrib.auth import get_user_model
+
+    from providers.teams import Team
+
+    alice = get_user_model().objects.get(username="alice")
+    bob = get_user_model().objects.create_user("bob", password="bob-pass-123")
+    team = Team.objects.create(name="Research")
+    team.members.add(alice, bob)
+    team.reviewers.add(alice)
+    return alice, bob
+
+
+def reviewer_page(browser, server, width: int = 1360):  # type: ignore[no-untyped-def]
+    """alice signed in on a desktop-sized page; the errors it logs, watched."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, base_url=server.url)
+    errors = watch(page)
+    sign_in(page, server.url)
+    os.makedirs(SHOTS, exist_ok=True)
+    return page, errors

@@ -3,13 +3,12 @@ without a CSP complaint, in English and Simplified Chinese (screenshots of both)
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SHOTS, sign_in
+from tests.browser.conftest import SHOTS, reviewer_page, sign_in
 
 MODELS = ("deepseek/deepseek-r1", "deepseek/deepseek-v4", "openai/o4-mini")
 
@@ -49,12 +48,7 @@ def charted(server):  # type: ignore[no-untyped-def]
 
 def test_charts_from_the_list_in_both_languages(charted, browser):  # type: ignore[no-untyped-def]
     server = charted
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=server.url)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, server.url)
-    os.makedirs(SHOTS, exist_ok=True)
+    page, errors = reviewer_page(browser, server, width=1280)
 
     page.goto("/review/?status=completed")
     page.locator("a[data-link=charts]").click()

@@ -3,28 +3,20 @@ context, reasoning and answer side by side, and a rating is saved."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SHOTS, sign_in
+from tests.browser.conftest import SHOTS, research_team, reviewer_page
 
 
 @pytest.fixture
 def traces(server):  # type: ignore[no-untyped-def]
     # ORM work happens here, before the `browser` fixture starts Playwright's loop.
-    from django.contrib.auth import get_user_model
-
-    from providers.teams import Team
     from tests.review_data import trace
 
-    alice = get_user_model().objects.get(username="alice")
-    bob = get_user_model().objects.create_user("bob", password="bob-pass-123")
-    team = Team.objects.create(name="Research")
-    team.members.add(alice, bob)
-    team.reviewers.add(alice)
+    alice, bob = research_team()
     made = [
         trace(
             alice,
@@ -47,12 +39,7 @@ def traces(server):  # type: ignore[no-untyped-def]
 
 def test_filter_open_and_rate_a_trace(traces, browser):  # type: ignore[no-untyped-def]
     server, turn = traces["server"], traces["integral"]
-    page = browser.new_page(viewport={"width": 1360, "height": 900}, base_url=server.url)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, server.url)
-    os.makedirs(SHOTS, exist_ok=True)
+    page, errors = reviewer_page(browser, server)
 
     page.goto("/review/")
     expect(page.locator("tr[data-trace]")).to_have_count(3)  # alice reviews Research
@@ -112,12 +99,7 @@ def test_filter_open_and_rate_a_trace(traces, browser):  # type: ignore[no-untyp
 
 def test_compare_two_from_the_list(traces, browser):  # type: ignore[no-untyped-def]
     server = traces["server"]
-    page = browser.new_page(viewport={"width": 1360, "height": 900}, base_url=server.url)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, server.url)
-    os.makedirs(SHOTS, exist_ok=True)
+    page, errors = reviewer_page(browser, server)
 
     page.goto("/review/")
     rows = page.locator("tr[data-trace]")

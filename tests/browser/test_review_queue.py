@@ -4,13 +4,12 @@ typing), then compare two traces; and the same pages in Chinese."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SHOTS, sign_in
+from tests.browser.conftest import SHOTS, research_team, reviewer_page, sign_in, watch
 
 
 @pytest.fixture
@@ -18,18 +17,12 @@ def traces(server):  # type: ignore[no-untyped-def]
     # ORM work happens here, before the `browser` fixture starts Playwright's loop.
     from datetime import timedelta
 
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from conversations.review import signals
-    from providers.teams import Team
     from tests.review_data import trace
 
-    alice = get_user_model().objects.get(username="alice")
-    bob = get_user_model().objects.create_user("bob", password="bob-pass-123")
-    team = Team.objects.create(name="Research")
-    team.members.add(alice, bob)
-    team.reviewers.add(alice)
+    alice, bob = research_team()
     now = timezone.now()
     specs = [
         (alice, "Integral of 1/x?", "The antiderivative is **ln x**. " * 8, "It is **1**."),
@@ -68,19 +61,9 @@ def ready(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector('form.review-form[data-shortcuts="ready"]', state="attached")
 
 
-def watch(page) -> list[str]:  # type: ignore[no-untyped-def]
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return errors
-
-
 def test_work_a_queue_with_the_keyboard_then_compare(traces, browser):  # type: ignore[no-untyped-def]
     server, turns = traces["server"], traces["turns"]
-    page = browser.new_page(viewport={"width": 1360, "height": 900}, base_url=server.url)
-    errors = watch(page)
-    sign_in(page, server.url)
-    os.makedirs(SHOTS, exist_ok=True)
+    page, errors = reviewer_page(browser, server)
 
     # Sorting applies at once and stays in the URL; previews are plain text.
     page.goto("/review/")
