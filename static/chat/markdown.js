@@ -749,6 +749,37 @@ function normalize(text) {
 
 // --- public API ---------------------------------------------------------------------------
 
+// --- one frame budget for every view -----------------------------------------------------
+// Each view renders in animation frames. Opening a conversation fills in a view per stored
+// answer and reasoning, and each asking for its own frame ran them all in one frame's callbacks:
+// one task of 170 ms for 200 turns. The views due share FRAME_BUDGET_MS a frame instead, the one
+// that asked last first: the newest turn, at the bottom where the page opens, paints first, and
+// a streaming view (it asks again every frame) goes ahead of any backlog.
+
+let due = []; // the views' frame callbacks, in the order they asked
+let frameRequested = false;
+
+function requestFrame(run) {
+  due.push(run);
+  if (!frameRequested) {
+    frameRequested = true;
+    requestAnimationFrame(runFrame);
+  }
+}
+
+function runFrame() {
+  frameRequested = false;
+  const deadline = performance.now() + FRAME_BUDGET_MS;
+  const queue = due;
+  due = [];
+  while (queue.length && performance.now() < deadline) queue.pop()(deadline);
+  due = queue.concat(due); // the rest keeps its place, before those that asked again
+  if (due.length && !frameRequested) {
+    frameRequested = true;
+    requestAnimationFrame(runFrame);
+  }
+}
+
 /**
  * Render Markdown once, sanitized. Returns a DocumentFragment; insert it into an element with
  * class "md". Formulas and highlighted code may finish a moment later (see preload()).
@@ -778,13 +809,17 @@ export function createMarkdownView(container, options = {}) {
   let lastLiveAt = 0;
   let heldCR = false;
   let done = false;
-  let frame = 0;
+  let scheduled = false; // onFrame is due in a coming frame
+  let destroyed = false;
   let waiters = [];
   const links = Object.create(null); // reference definitions seen in the finished part
   const stats = { frames: 0, maxFrameMs: 0, liveRenders: 0, finishedRenders: 0 };
 
   function schedule() {
-    if (!frame) frame = requestAnimationFrame(onFrame);
+    if (!scheduled && !destroyed) {
+      scheduled = true;
+      requestFrame(onFrame);
+    }
   }
 
   function dropLive() {
@@ -835,10 +870,11 @@ export function createMarkdownView(container, options = {}) {
     stats.liveRenders += 1;
   }
 
-  function onFrame() {
-    frame = 0;
+  // `deadline`: the end of this frame's budget, shared with the other views (runFrame).
+  function onFrame(deadline) {
+    scheduled = false;
+    if (destroyed) return;
     const t0 = performance.now();
-    const deadline = t0 + FRAME_BUDGET_MS;
     let more = false;
     for (;;) {
       const s0 = performance.now();
@@ -869,7 +905,7 @@ export function createMarkdownView(container, options = {}) {
     const spent = performance.now() - t0;
     stats.frames += 1;
     stats.maxFrameMs = Math.max(stats.maxFrameMs, spent);
-    if (done && !liveDirty && !frame) {
+    if (done && !liveDirty && !scheduled) {
       const list = waiters;
       waiters = [];
       whenIdle().then(() => list.forEach((resolve) => resolve()));
@@ -919,8 +955,7 @@ export function createMarkdownView(container, options = {}) {
     },
     /** Stop rendering (the element is going away). */
     destroy() {
-      if (frame) cancelAnimationFrame(frame);
-      frame = 0;
+      destroyed = true; // a frame already due for it does nothing
       done = true;
       waiters.forEach((resolve) => resolve());
       waiters = [];
