@@ -178,6 +178,35 @@ window.setTest = async (text) => {
   return { longtasks, at, ms, stats: { ...view.stats }, sameHtml: flatHtml(out) === ref.innerHTML };
 };
 
+// Many views filled at once, as opening a conversation fills one per stored answer: the frame
+// each finished in (counted from the start), in the order they were made, and whether each
+// shows what a one-shot render shows.
+window.manyViews = async (texts) => {
+  await md.preload();
+  let frames = 0;
+  let counting = true;
+  const count = () => { frames += 1; if (counting) requestAnimationFrame(count); };
+  requestAnimationFrame(count);
+  const boxes = texts.map(() => {
+    const box = document.createElement("div");
+    document.body.append(box);
+    return box;
+  });
+  const finishedIn = await Promise.all(texts.map((t, i) => {
+    const view = md.createMarkdownView(boxes[i]);
+    view.set(t);
+    return view.finish().then(() => frames);
+  }));
+  counting = false;
+  const ref = document.getElementById("ref");
+  const same = texts.map((t, i) => {
+    ref.replaceChildren(md.renderMarkdown(t));
+    return flatHtml(boxes[i]) === ref.innerHTML;
+  });
+  boxes.forEach((b) => b.remove());
+  return { finishedIn, same };
+};
+
 // Stream each text in chunks of 1, 2, 3, 5 and 8 characters; return the texts whose final
 // render differs from the one-shot render.
 window.compareStreams = async (texts) => {
@@ -638,5 +667,18 @@ def test_a_long_stored_answer_renders_over_frames(site, browser):  # type: ignor
     print(json.dumps({"longtasks": result["longtasks"], "stats": result["stats"]}))
     assert result["sameHtml"], result
     assert result["stats"]["frames"] > 10, result  # spread over frames, not one task
+    assert seen == {"dialogs": [], "errors": [], "foreign": []}, seen
+    context.close()
+
+
+def test_views_filled_at_once_share_the_frames_newest_first(site, browser):  # type: ignore[no-untyped-def]
+    # A conversation of 100 exchanges opening: each view's work used to run in one frame.
+    texts = [SAMPLE.replace("Heat equation", f"Heat equation {i}") for i in range(100)]
+    context, page, seen = _open(browser, site + "/page.html")
+    result = page.evaluate("(texts) => window.manyViews(texts)", texts)
+    assert all(result["same"]), result["same"]
+    finished = result["finishedIn"]
+    assert finished[-1] < finished[0]  # the newest (the bottom of the page) first
+    assert max(finished) - min(finished) >= 5, finished  # spread over frames, not one task
     assert seen == {"dialogs": [], "errors": [], "foreign": []}, seen
     context.close()
