@@ -747,8 +747,6 @@ function normalize(text) {
   return text.replace(/\r\n?/g, "\n").replace(/\0/g, "\uFFFD");
 }
 
-// --- public API ---------------------------------------------------------------------------
-
 // --- one frame budget for every view -----------------------------------------------------
 // Each view renders in animation frames. Opening a conversation fills in a view per stored
 // answer and reasoning, and each asking for its own frame ran them all in one frame's callbacks:
@@ -772,13 +770,21 @@ function runFrame() {
   const deadline = performance.now() + FRAME_BUDGET_MS;
   const queue = due;
   due = [];
-  while (queue.length && performance.now() < deadline) queue.pop()(deadline);
+  while (queue.length && performance.now() < deadline) {
+    try {
+      queue.pop()(deadline);
+    } catch (err) { // one view's failure must not stop the others
+      console.warn("markdown: rendering failed", err);
+    }
+  }
   due = queue.concat(due); // the rest keeps its place, before those that asked again
   if (due.length && !frameRequested) {
     frameRequested = true;
     requestAnimationFrame(runFrame);
   }
 }
+
+// --- public API ---------------------------------------------------------------------------
 
 /**
  * Render Markdown once, sanitized. Returns a DocumentFragment; insert it into an element with
