@@ -6,7 +6,7 @@ import os
 import shutil
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import IN_CI
 
@@ -49,6 +49,14 @@ def sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
     page.fill("#id_password", "alice-pass-123")
     page.click("button[type=submit]")
     page.wait_for_selector("#chat[data-ready]")  # the page script is listening
+
+
+def answer(page, text: str):  # type: ignore[no-untyped-def]
+    """The last assistant turn on screen, once its answer reads `text` and it is done."""
+    turn = page.locator('[data-role="assistant"]').last
+    expect(turn.locator('[data-part="content"]')).to_have_text(text, timeout=15_000)
+    expect(turn).to_have_attribute("data-status", "completed", timeout=15_000)
+    return turn
 
 
 def watch(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -9,17 +9,9 @@ import os
 from playwright.sync_api import expect
 
 from providers.fake_upstream import chat_stream
-from tests.browser.conftest import SHOTS, sign_in
+from tests.browser.conftest import SHOTS, answer, sign_in
 
 MODEL = "fake/fake-r1"
-
-
-def answer(page, text: str):  # type: ignore[no-untyped-def]
-    """The assistant turn on screen, once its answer reads `text` and it is done."""
-    turn = page.locator('[data-role="assistant"]').last
-    expect(turn.locator('[data-part="content"]')).to_have_text(text, timeout=15_000)
-    expect(turn).to_have_attribute("data-status", "completed", timeout=15_000)
-    return turn
 
 
 def test_regenerate_page_between_attempts_and_edit(  # type: ignore[no-untyped-def]

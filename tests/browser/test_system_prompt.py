@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from providers.fake_upstream import chat_stream
-from tests.browser.conftest import SHOTS, sign_in
+from tests.browser.conftest import SHOTS, answer, sign_in
 
 MODEL = "fake/fake-r1"
 NO_SYSTEM = "fake/fake-r1-nosys"
@@ -26,12 +26,6 @@ def models(transactional_db, chat_provider):  # type: ignore[no-untyped-def]
         provider=chat_provider, model_id="fake-r1-nosys", no_system_prompt=True
     )
     return MODEL, NO_SYSTEM
-
-
-def answer(page, text: str) -> None:  # type: ignore[no-untyped-def]
-    turn = page.locator('[data-role="assistant"]').last
-    expect(turn.locator('[data-part="content"]')).to_have_text(text, timeout=15_000)
-    expect(turn).to_have_attribute("data-status", "completed", timeout=15_000)
 
 
 def set_prompt(page, text: str) -> None:  # type: ignore[no-untyped-def]
