@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "accounts",
     "providers",
     "conversations",
 ]
@@ -332,12 +333,12 @@ UPSTREAM_RETRY_BASE_SECONDS = env_float("UPSTREAM_RETRY_BASE_SECONDS", 1.0)
 UPSTREAM_ALLOWED_HOSTS = env_list("UPSTREAM_ALLOWED_HOSTS", [])
 # The admin's "Test connection": each call's whole time is bounded by this.
 UPSTREAM_TEST_TIMEOUT = env_float("UPSTREAM_TEST_TIMEOUT", 15.0)
-# Limits that protect the service (conversations/limits.py; 0: no limit). Counted in
+# Limits that protect the service (accounts/limits.py; 0: no limit). Counted in
 # the cache, which is per process by default (see docs/architecture.md).
 CHAT_MAX_RUNNING_TURNS_PER_USER = env_int("CHAT_MAX_RUNNING_TURNS_PER_USER", 3)
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
 # Sign-in: this many failures for one username from one address within the window,
-# then that pair waits out the window (chatsite/throttle.py).
+# then that pair waits out the window (accounts/throttle.py).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
 # A 429's Retry-After is honoured up to this long before the next attempt (a

@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from accounts.throttle import ThrottledAdminAuthenticationForm
 from chatsite import views as site_views
-from chatsite.throttle import ThrottledAdminAuthenticationForm
 from conversations import views
 from conversations.review import charts_view
 from conversations.review import views as review_views
 
-# The admin's sign-in is throttled like the site's (chatsite/throttle.py).
+# The admin's sign-in is throttled like the site's (accounts/throttle.py).
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [

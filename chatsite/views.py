@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 
-from chatsite.throttle import ThrottledAuthenticationForm
+from accounts.throttle import ThrottledAuthenticationForm
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -46,7 +46,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 class LoginView(auth_views.LoginView):
     """Django's login; on a database with no user yet, it sends the visitor to /setup/.
-    Failed sign-ins are throttled (chatsite/throttle.py)."""
+    Failed sign-ins are throttled (accounts/throttle.py)."""
 
     authentication_form = ThrottledAuthenticationForm
 

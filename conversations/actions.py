@@ -19,13 +19,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from conversations import access, quota
+from accounts import access, quota
+from accounts.usage import DailyUsage, tokens_of
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from conversations.plans import TurnPlan
 from conversations.review import signals as review_signals
 from providers import keys as key_state
-from providers.usage import DailyUsage, tokens_of
 
 INTERRUPTED_MESSAGE = (
     "The server process handling this turn stopped before the answer was finished; "
@@ -254,7 +254,7 @@ def count_usage(user_id: int, model: str, usage: dict[str, Any] | None, now: Any
     """Add one ended turn to the day's usage row of (user, team, model), in the
     caller's transaction: an increment where the row exists, else an insert; an
     insert that loses a race to the unique constraint increments the winner's row.
-    The team is the one the turn counts for (conversations/access.py)."""
+    The team is the one the turn counts for (accounts/access.py)."""
     day = now.astimezone(UTC).date()
     tokens = tokens_of(usage)
     team_id = access.team_for(user_id, model)

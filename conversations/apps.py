@@ -6,4 +6,4 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the signals that keep resolved models, access and quotas fresh.
-        from conversations import access, catalog, quota  # noqa: F401
+        from conversations import catalog  # noqa: F401

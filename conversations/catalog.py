@@ -9,7 +9,7 @@ The keys are the provider's enabled ones in the order a turn tries them (priorit
 then the order they were added); `Resolved.keys_now()` puts keys this process saw
 rate-limited a moment ago last.
 
-Whether the person may use the model is asked of conversations/access.py, before
+Whether the person may use the model is asked of accounts/access.py, before
 anything else about the model is said: a model they may not use gets the very
 error of a model that does not exist.
 """
@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete, post_save
 
-from conversations import access
+from accounts import access
 from conversations.errors import ClientError
 from providers import keys as key_state
 from providers import outbound
@@ -56,7 +56,7 @@ def _unknown(ref: str) -> ClientError:
 
 def resolve_model(ref: Any, user: Any) -> Resolved:
     """`<provider name>/<model id>`, split on the first `/` (ids may contain `/`),
-    if `user` may use it (conversations/access.py)."""
+    if `user` may use it (accounts/access.py)."""
     if not isinstance(ref, str) or "/" not in ref:
         raise ClientError("invalid_model", "model must be '<provider>/<model id>'.")
     now = time.monotonic()

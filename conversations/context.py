@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversations.models import Turn
-from providers.clients.base import Message
+from providers.wire import Message
 
 THINK_PREFIX = "<think>\n"
 

@@ -14,8 +14,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from providers.clients.base import ProviderError
 from providers.redact import redact
+from providers.wire import ProviderError
 
 # By code. Callers pass the technical text as `detail` (logged, never sent): the
 # same code says the same thing to a person, however it came about.
@@ -50,7 +50,7 @@ MESSAGES: dict[str, str | Promise] = {
     ),
 }
 
-# Turn errors the server itself causes (the provider's are in providers/clients/base.py).
+# Turn errors the server itself causes (the provider's are in providers/wire.py).
 # INTERRUPTED is conversations.actions.INTERRUPTED_MESSAGE, word for word: both are stored.
 INTERRUPTED = _(
     "The server process handling this turn stopped before the answer was finished; "

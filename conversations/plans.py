@@ -16,15 +16,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts.limits import check_limits
+from accounts.quota import check_quota
 from conversations.catalog import Resolved, resolve_model
 from conversations.context import ModelHints, build_context
 from conversations.errors import Busy, ClientError
-from conversations.limits import check_limits
 from conversations.models import Conversation, Turn
-from conversations.quota import check_quota
-from providers.clients.base import StreamRequest
 from providers.keys import KeyRef
 from providers.models import ChatModel
+from providers.wire import StreamRequest
 
 # `user_message` without a `parent` follows the active branch.
 ACTIVE_BRANCH: Any = object()
@@ -144,7 +144,7 @@ def prepare_turn(
     turn's path).
 
     Raises ClientError for a bad model (or one the person may not use), options or
-    parent, QuotaExceeded, or a limit's error (conversations/limits.py); Busy when a
+    parent, QuotaExceeded, or a limit's error (accounts/limits.py); Busy when a
     turn of the conversation is running.
     """
     resolved = resolve_model(model_ref, user)

@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
-from conversations import access, actions, plans
+from accounts import access
+from conversations import actions, plans
 from conversations.errors import ClientError
 from conversations.export import conversation_markdown
 from conversations.live.lifecycle import sweep_sync
@@ -64,7 +65,7 @@ def _page(request: HttpRequest, **context: Any) -> HttpResponse:
 
 
 def _models(request: HttpRequest) -> list[ChatModel]:
-    # Only those the person may use (conversations/access.py decides).
+    # Only those the person may use (accounts/access.py decides).
     return access.models_for(request.user)
 
 

@@ -26,9 +26,9 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from providers.clients import ClientConfig, Message, ProviderError, StreamRequest, client_for
-from providers.clients.base import BAD_URL, CONNECT_FAILED, UNAVAILABLE, error_from_response
 from providers.models import ApiKey, ApiStyle, ChatModel, Provider
 from providers.outbound import problem
+from providers.wire import BAD_URL, CONNECT_FAILED, UNAVAILABLE, error_from_response
 
 NO_MODEL = _(
     "The provider has no models list and no model to send a test request to. Add a model first."

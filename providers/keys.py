@@ -32,7 +32,7 @@ from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from providers.audit import AuditEntry, record
+from accounts.audit import AuditEntry, record
 from providers.models import ApiKey
 
 # Sent (on commit) when keys were enabled or disabled by an update, not a save.

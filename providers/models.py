@@ -121,6 +121,11 @@ class ApiKey(models.Model):
     def __repr__(self) -> str:
         return f"<ApiKey {self.pk} …{self.last_four}>"
 
+    def audit_name(self) -> str:
+        """The key in the audit log: its provider, label and last four, never more."""
+        provider = self.provider.name if self.provider_id else "?"
+        return f"{provider}: {self.label or 'key'} …{self.last_four}"
+
     @property
     def masked(self) -> str:
         return f"…{self.last_four}"
@@ -183,6 +188,9 @@ class ChatModel(models.Model):
     def ref(self) -> str:
         return f"{self.provider.name}/{self.model_id}"
 
+    def audit_name(self) -> str:
+        return self.ref if self.provider_id else self.model_id
+
     @property
     def label(self) -> str:
         return self.display_name or self.ref
@@ -199,10 +207,3 @@ class ChatModel(models.Model):
         limit, default = self.max_output_tokens_limit, self.max_output_tokens
         if limit and default and default > limit:
             raise ValidationError({"max_output_tokens": "Above the limit."})
-
-
-# The audit log, teams and the usage aggregate live in modules of their own; imported here so
-# Django finds the models.
-from providers.audit import AuditEntry  # noqa: E402, F401
-from providers.teams import Team  # noqa: E402, F401
-from providers.usage import DailyUsage  # noqa: E402, F401

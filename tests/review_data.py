@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from accounts.teams import Team
 from conversations.models import Conversation, Turn
-from providers.teams import Team
 
 PASSWORD = "review-pass-123"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from providers.audit import AuditEntry, record
+from accounts.audit import AuditEntry, record
+from accounts.teams import Team
 from providers.models import ApiKey, ChatModel, Provider
-from providers.teams import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -152,15 +152,15 @@ def test_team_admin_records_create_change_delete(admin_client, alice, bob, chat_
         "daily_token_quota": "1000",
         "reasoning_retention_days": "",
     }
-    resp = admin_client.post("/admin/providers/team/add/", data)
+    resp = admin_client.post("/admin/accounts/team/add/", data)
     assert resp.status_code == 302, resp.content.decode()[:3000]
     team = Team.objects.get(name="Research")
     resp = admin_client.post(
-        f"/admin/providers/team/{team.pk}/change/",
+        f"/admin/accounts/team/{team.pk}/change/",
         {**data, "members": [str(alice.pk), str(bob.pk)], "daily_token_quota": "2000"},
     )
     assert resp.status_code == 302, resp.content.decode()[:3000]
-    resp = admin_client.post(f"/admin/providers/team/{team.pk}/delete/", {"post": "yes"})
+    resp = admin_client.post(f"/admin/accounts/team/{team.pk}/delete/", {"post": "yes"})
     assert resp.status_code == 302
     assert _entries() == [
         ("created", "team", "Research", ""),
@@ -213,7 +213,7 @@ def test_record_names_keys_by_label_and_last_four(chat_provider):
 
 def test_audit_log_is_read_only_in_the_admin(admin_client, chat_provider, django_user_model):
     entry = record(None, AuditEntry.Action.TESTED, chat_provider, "ok")
-    base = "/admin/providers/auditentry/"
+    base = "/admin/accounts/auditentry/"
     assert admin_client.get(base).status_code == 200
     assert (
         admin_client.get(f"{base}?action__exact=tested&object_kind__exact=provider").status_code

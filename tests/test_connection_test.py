@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.exceptions import ValidationError
 
-from providers.audit import AuditEntry
+from accounts.audit import AuditEntry
 from providers.models import ApiKey, Provider
 from tests.conftest import TEST_API_KEY
 

@@ -9,8 +9,8 @@ from channels.db import database_sync_to_async
 
 from conversations.context import build_context
 from conversations.models import Turn
-from providers.clients.base import Message
 from providers.fake_upstream import chat_stream, responses_stream
+from providers.wire import Message
 from tests.helpers import run_turn
 
 STYLES = {

@@ -18,7 +18,7 @@ from conversations import actions
 from conversations.consumers import socket_language
 from conversations.errors import INTERNAL, INTERRUPTED, MESSAGES, ClientError
 from conversations.models import Conversation, Turn
-from providers.clients import base
+from providers import wire as base
 from providers.fake_upstream import chat_stream, error_response
 from tests.conftest import ORIGIN, TEST_API_KEY, session_cookie
 from tests.helpers import MODEL, collect_turn, connect, run_turn

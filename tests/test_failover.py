@@ -75,7 +75,7 @@ async def test_a_refused_key_is_disabled_and_the_turn_goes_on_with_the_next(
     assert first.failure_reason.startswith("The provider refused this key (HTTP 401) on 20")
     assert WRONG not in first.failure_reason and first.last_four not in first.failure_reason
     assert second.enabled and second.last_used is not None and second.last_failed is None
-    from providers.audit import AuditEntry
+    from accounts.audit import AuditEntry
 
     entry = await AuditEntry.objects.aget(action="invalidated")
     assert entry.object_repr.endswith(first.masked) and entry.actor_id is None
@@ -206,7 +206,7 @@ async def test_nothing_is_retried_after_a_token_reached_the_person(
 async def test_when_every_key_is_refused_the_turn_fails_clearly(
     ws_for, alice, conversation, provider, fake_upstream
 ):
-    from providers.clients.base import AUTH
+    from providers.wire import AUTH
 
     await keys_as(provider, ("first", WRONG), ("second", ALSO_WRONG))
     frames, turn = await run_turn(ws_for, alice, conversation, model=model_of(provider))

@@ -297,7 +297,7 @@ def test_admin_actions_disable_and_enable_keys(
     assert "1 key enabled." in response.content.decode()
     key.refresh_from_db()
     assert key.enabled
-    from providers.audit import AuditEntry
+    from accounts.audit import AuditEntry
 
     audit = AuditEntry.objects.order_by("id").values_list("action", "object_kind", "actor_name")
     assert list(audit) == [("disabled", "key", "admin"), ("enabled", "key", "admin")]

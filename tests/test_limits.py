@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from conversations import limits
+from accounts import limits
 from conversations.models import Conversation, Turn
 from providers.fake_upstream import chat_stream
 from tests.helpers import MODEL, collect_turn, connect, run_turn
@@ -130,7 +130,7 @@ def _login(client: Client, username: str, password: str, path: str = "/accounts/
 
 @pytest.mark.django_db
 def test_failed_sign_ins_are_throttled(alice, monkeypatch):
-    from chatsite import throttle
+    from accounts import throttle
 
     now = _frozen(throttle, monkeypatch, 1_800_000_000.0)
     client = Client()

@@ -15,10 +15,10 @@ from channels.db import database_sync_to_async
 
 from conversations.context import NO_HINTS, THINK_PREFIX, ModelHints, build_context
 from conversations.models import Conversation, Turn
-from providers.clients.base import ContentDelta, Message, ReasoningDelta
 from providers.clients.think import ThinkTagParser
 from providers.fake_upstream import chat_stream, responses_stream
 from providers.models import ChatModel
+from providers.wire import ContentDelta, Message, ReasoningDelta
 from tests.helpers import run_turn
 
 STYLES = {

@@ -11,13 +11,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from conversations import actions, quota
+from accounts import quota
+from accounts.quota import QuotaExceeded
+from accounts.teams import Team
+from accounts.usage import DailyUsage, DailyUsageQuerySet
+from conversations import actions
 from conversations.models import Conversation
-from conversations.quota import QuotaExceeded
 from providers.fake_upstream import chat_stream, responses_stream
 from providers.models import ChatModel
-from providers.teams import Team
-from providers.usage import DailyUsage, DailyUsageQuerySet
 from tests.helpers import connect, run_turn
 
 CHAT, RESP = "fake/fake-r1", "fake-resp/fake-r1"
@@ -239,14 +240,14 @@ def test_quota_with_warm_caches_reads_nothing(alice, research, django_assert_num
 def test_the_usage_admin_is_read_only_and_links_a_chart(admin_client, alice, research):
     used(alice, 1234)
     DailyUsage.objects.create(day=today(), user=alice, team=research, model=RESP, total_tokens=99)
-    page = admin_client.get("/admin/providers/dailyusage/")
+    page = admin_client.get("/admin/accounts/dailyusage/")
     html = page.content.decode()
     assert page.status_code == 200 and "1234" in html
-    assert "/admin/providers/dailyusage/add/" not in html
-    assert admin_client.get("/admin/providers/dailyusage/add/").status_code == 403
-    assert "/admin/providers/dailyusage/chart/" in html
+    assert "/admin/accounts/dailyusage/add/" not in html
+    assert admin_client.get("/admin/accounts/dailyusage/add/").status_code == 403
+    assert "/admin/accounts/dailyusage/chart/" in html
 
-    chart = admin_client.get("/admin/providers/dailyusage/chart/")
+    chart = admin_client.get("/admin/accounts/dailyusage/chart/")
     svg = chart.content.decode()
     assert chart.status_code == 200 and svg.count('<svg role="img"') == 2
     assert "Research · fake-resp/fake-r1: 99" in svg and "No team · fake/fake-r1: 1,234" in svg
@@ -256,4 +257,4 @@ def test_the_usage_admin_is_read_only_and_links_a_chart(admin_client, alice, res
 @pytest.mark.django_db
 def test_the_chart_is_for_staff_only(client, alice):
     client.force_login(alice)
-    assert client.get("/admin/providers/dailyusage/chart/").status_code == 302  # to the login
+    assert client.get("/admin/accounts/dailyusage/chart/").status_code == 302  # to the login

@@ -25,9 +25,9 @@ from providers.clients import (
     StreamRequest,
     Usage,
 )
-from providers.clients.base import REFERENCE_KEYS, reference_items
 from providers.clients.http import new_session
 from providers.fake_upstream import FakeUpstream, Script, chat_stream, sse
+from providers.wire import REFERENCE_KEYS, reference_items
 from tests.conftest import TEST_API_KEY
 from tests.helpers import assert_contiguous, collect_turn, connect, run_turn, texts, wait_for
 

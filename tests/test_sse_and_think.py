@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from providers.clients.base import ContentDelta, ReasoningDelta
 from providers.clients.sse import iter_sse
 from providers.clients.think import ThinkTagParser
+from providers.wire import ContentDelta, ReasoningDelta
 
 Delta = ReasoningDelta | ContentDelta
 

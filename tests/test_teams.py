@@ -8,10 +8,10 @@ from channels.db import database_sync_to_async
 from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import Client
 
-from conversations import access
+from accounts import access
+from accounts.teams import Team
 from conversations.models import Conversation
 from providers.models import ChatModel, Provider
-from providers.teams import Team
 from tests.helpers import collect_turn, connect, run_turn
 
 OPEN = "fake/fake-r1"
@@ -212,9 +212,9 @@ def test_team_admin_lists_counts_and_refuses_a_reviewer_who_is_not_a_member(
     admin_client, alice, bob, limited, django_assert_max_num_queries
 ):
     with django_assert_max_num_queries(12):  # no query per team row
-        page = admin_client.get("/admin/providers/team/")
+        page = admin_client.get("/admin/accounts/team/")
     assert page.status_code == 200 and "Research" in page.content.decode()
-    change = admin_client.get(f"/admin/providers/team/{limited.pk}/change/")
+    change = admin_client.get(f"/admin/accounts/team/{limited.pk}/change/")
     assert change.status_code == 200
     form = {
         "name": "Research",
@@ -224,11 +224,11 @@ def test_team_admin_lists_counts_and_refuses_a_reviewer_who_is_not_a_member(
         "daily_token_quota": "5000",
         "reasoning_retention_days": "",
     }
-    refused = admin_client.post(f"/admin/providers/team/{limited.pk}/change/", form)
+    refused = admin_client.post(f"/admin/accounts/team/{limited.pk}/change/", form)
     assert refused.status_code == 200
     assert "Reviewers must also be members: add alice to the members." in refused.content.decode()
     form["members"] = [alice.pk, bob.pk]
-    saved = admin_client.post(f"/admin/providers/team/{limited.pk}/change/", form)
+    saved = admin_client.post(f"/admin/accounts/team/{limited.pk}/change/", form)
     assert saved.status_code == 302
     limited.refresh_from_db()
     assert limited.daily_token_quota == 5000 and limited.reviewers.get() == alice

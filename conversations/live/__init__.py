@@ -9,7 +9,9 @@ Redis stream) and, with Redis, to other processes (`bus`, `rediswriter`); the
 turn's rows, written only through `conversations.actions` (checkpoints by the
 `keeper`, final state by the runner, expired leases by `lifecycle`).
 
-Modules: runner (one task per turn), pacing (coalescing window), keeper
+Modules: runner (one task per turn), failover (which key next, before the first
+token), pump (coalesces, numbers and publishes a turn's events), pacing
+(coalescing window), keeper
 (checkpoints and leases), fanout (events to sockets), bus + rediswriter (Redis
 between processes), turnlog, lifecycle (sweeper, shutdown), db (database
 threads), loops (per-event-loop singletons), layers (the in-memory channel layer).

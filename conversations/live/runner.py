@@ -1,9 +1,8 @@
 """The generation runner: one asyncio task per turn, owned by the server, not the socket.
 
-It reads the provider's stream, coalesces deltas into one event per window
-(CHAT_COALESCE_SECONDS, wider when the process is busy: conversations/live/pacing.py),
-numbers every event (seq 1 is `turn.started`) and hands them to the conversation's
-sockets and the turn log (conversations/live/fanout.py). The process's keeper
+It reads the provider's stream, trying the provider's keys in turn before the first
+token (conversations/live/failover.py), and feeds the events to its pump, which
+coalesces, numbers and publishes them (conversations/live/pump.py). The process's keeper
 checkpoints its text about once a second (never per token) and renews its lease
 (conversations/live/keeper.py); the runner stores the final state before it sends the
 terminal event.
@@ -16,41 +15,36 @@ import logging
 import time
 from typing import Any
 
-from django.conf import settings
-
 from conversations import actions
 from conversations.errors import INTERNAL, INTERRUPTED, sent_error, stored_error
 from conversations.live.db import run_db
+from conversations.live.failover import NO_KEY, KeyFailover
 from conversations.live.fanout import Fanout, get_fanout
 from conversations.live.keeper import get_keeper
 from conversations.live.pacing import get_pacer
+from conversations.live.pump import EventPump
 from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
 from conversations.plans import TurnPlan
-from providers import keys as key_state
 from providers.clients import client_for
-from providers.clients.base import (
-    AuthError,
+from providers.clients.base import ClientConfig
+from providers.keys import KeyRef
+from providers.wire import (
     BotUsage,
-    ClientConfig,
     ContentDelta,
     Done,
     ProviderError,
-    RateLimited,
     ReasoningDelta,
     References,
     Stalled,
     StreamCut,
     Usage,
 )
-from providers.keys import KeyRef
 
 logger = logging.getLogger(__name__)
 
 # Runners alive in this process, by turn id (also keeps their tasks referenced).
 RUNNERS: dict[str, TurnRunner] = {}
-
-NO_KEY = KeyRef(0, "", "")  # the offline demo's
 
 
 def _ended_by(error: ProviderError) -> tuple[str, ProviderError]:
@@ -59,33 +53,16 @@ def _ended_by(error: ProviderError) -> tuple[str, ProviderError]:
     return Turn.Status.FAILED, error
 
 
-def _moves_to_next_key(error: ProviderError) -> bool:
-    """Errors about the key's account, which another key may not share: 429, 402."""
-    return isinstance(error, RateLimited) or error.status == 402
-
-
-def _bounded(seconds: float) -> float:
-    return min(max(seconds, 0.0), settings.UPSTREAM_RETRY_AFTER_MAX_SECONDS)
-
-
-class TurnRunner:
+class TurnRunner(EventPump):
     def __init__(self, plan: TurnPlan):
         self.plan = plan
         self.turn_id = plan.turn_id
+        self.conversation_id = plan.conversation_id
         self.log = get_turn_log()
-        self.seq = 0
-        self.reasoning: list[str] = []  # published text, as of self.seq
-        self.content: list[str] = []
-        # What waits to be published, in order: ("reasoning" | "content", texts) or
-        # ("references", [items]).
-        self.pending: list[tuple[str, list[Any]]] = []
+        self._init_pump()
         self.usage: Usage | None = None
-        self.references: list[dict[str, Any]] | None = None  # as published
-        self._references_queued = False  # only a turn's first references are kept
-        self._references_saver: asyncio.Task[None] | None = None
         self.bot_usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
-        self.got_delta = False
         self.key: KeyRef = NO_KEY  # the key of the current (or last) attempt
         self.served_by: KeyRef | None = None  # the key whose stream answered
         self.attempts = 0  # upstream requests made for this turn
@@ -93,18 +70,8 @@ class TurnRunner:
         self.lost = False  # another process expired our lease
         self.task: asyncio.Task[None] | None = None
         self._upstream: asyncio.Task[tuple[str, ProviderError | None]] | None = None
-        self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
-        self._flush_delayed = False  # the handle waits for the window (not call_soon)
-        self._flusher: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
-        self._flush_again = False  # deltas came while it ran: it flushes once more
-        self._publish_lock = asyncio.Lock()
-        self._open = asyncio.Event()  # set once turn.started (seq 1) is out
         self.checkpointed_seq = 0
         self.last_write = time.monotonic()  # of the turn's row (for lease renewal)
-        self._last_flush = 0.0
-        self._t0 = time.monotonic()
-        self._first_reasoning: float | None = None
-        self._first_content: float | None = None
 
     # --- lifecycle -------------------------------------------------------
 
@@ -226,26 +193,12 @@ class TurnRunner:
     # --- upstream --------------------------------------------------------
 
     async def _consume(self) -> tuple[str, ProviderError | None]:
-        """Stream the answer, failing over between the provider's keys before the
-        first token (docs/architecture.md, "Keys and failover"):
-
-        - 401/403: the key is marked refused (kept, disabled, with the reason) and the
-          next key is tried at once;
-        - 429 (and 402, out of credit): the key cools down in this process, the
-          provider's Retry-After is waited (at most UPSTREAM_RETRY_AFTER_MAX_SECONDS)
-          and the next key is tried; on the last key a 429 is retried like a 5xx;
-        - 5xx and connection errors: the same key again, UPSTREAM_RETRIES times with
-          exponential backoff (a 429's Retry-After, bounded, instead when given).
-
-        After a token reached the person nothing is retried: it would double text.
-        When no key is left, the turn fails with the last error.
-        """
+        """Stream the answer, trying the provider's keys in turn before the first
+        token (conversations/live/failover.py)."""
         plan = self.plan
-        keys = list(plan.keys) or [NO_KEY]  # the offline demo needs none
-        index = 0
-        retries = 0
+        failover = KeyFailover(self.turn_id, plan.keys)
         while True:
-            key = self.key = keys[index]
+            key = self.key = failover.key
             self.attempts += 1
             client = client_for(
                 plan.style, ClientConfig(base_url=plan.base_url, api_key=key.secret)
@@ -267,152 +220,9 @@ class TurnRunner:
                         self.finish_reason = event.finish_reason
                 return Turn.Status.COMPLETED, None
             except ProviderError as exc:
-                if self.got_delta:  # a token reached the person: no retry, no other key
+                # Once a token reached the person: no retry, no other key.
+                if self.got_delta or not await failover.try_again(exc):
                     return _ended_by(exc)
-                if isinstance(exc, AuthError) and key.id:
-                    await self._key_state(key_state.mark_refused, key.id, exc.status)
-                    keys.pop(index)  # `index` is now the next key's
-                    if index < len(keys):
-                        self._log_failover(exc, key, keys[index])
-                        continue
-                    return _ended_by(exc)
-                if _moves_to_next_key(exc) and key.id:
-                    key_state.cool_down(key.id, exc.retry_after)
-                    template = key_state.NO_CREDIT if exc.status == 402 else key_state.RATE_LIMITED
-                    await self._key_state(key_state.note_failure, key.id, template, exc.status)
-                    if index + 1 < len(keys):
-                        index += 1
-                        self._log_failover(exc, key, keys[index])
-                        if exc.retry_after:
-                            await asyncio.sleep(_bounded(exc.retry_after))
-                        continue
-                if exc.retryable and retries < settings.UPSTREAM_RETRIES:
-                    if exc.retry_after is not None:
-                        delay = _bounded(exc.retry_after)
-                    else:
-                        delay = settings.UPSTREAM_RETRY_BASE_SECONDS * 2**retries
-                    retries += 1
-                    logger.info(
-                        "turn %s: %s; retry %d in %.1fs", self.turn_id, exc.code, retries, delay
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                return _ended_by(exc)
-
-    async def _key_state(self, func: Any, *args: Any) -> None:
-        """Record what the provider said about a key; a database error must not end
-        the turn (the next turn learns it again)."""
-        try:
-            await run_db(func, *args)
-        except Exception:
-            logger.warning("turn %s: key state not saved", self.turn_id, exc_info=True)
-
-    def _log_failover(self, exc: ProviderError, failed: KeyRef, following: KeyRef) -> None:
-        logger.info(
-            "turn %s: %s on key %r; trying key %r",
-            self.turn_id,
-            exc.code,
-            failed.label,
-            following.label,
-        )
-
-    def _delta(self, kind: str, text: str) -> None:
-        if not text:
-            return
-        now = time.monotonic()
-        urgent = False  # the first token of each kind goes out at once: the user waits for it
-        if kind == "reasoning" and self._first_reasoning is None:
-            self._first_reasoning = now
-            urgent = True
-        if kind == "content" and self._first_content is None:
-            self._first_content = now
-            urgent = True
-        self.got_delta = True
-        if self.pending and self.pending[-1][0] == kind:
-            self.pending[-1][1].append(text)
-        else:
-            self.pending.append((kind, [text]))
-        self._schedule_flush(now, urgent)
-
-    def _queue_references(self, items: list[dict[str, Any]]) -> None:
-        """A bot's sources: one `turn.references` event, in order with the deltas, at
-        once. A later list (another key's attempt, a repeat) is dropped."""
-        if self._references_queued or not items:
-            return
-        self._references_queued = True
-        self.pending.append(("references", [items]))
-        self._schedule_flush(time.monotonic(), urgent=True)
-
-    def _schedule_flush(self, now: float, urgent: bool) -> None:
-        if urgent and self._flush_handle is not None and self._flush_delayed:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        if self._flush_handle is None:
-            # Leading edge: a delta after a quiet spell goes out at once (first
-            # tokens, slow streams); within the window, deltas wait and merge.
-            delay = self._last_flush + self.pacer.window() - now
-            loop = asyncio.get_running_loop()
-            self._flush_delayed = delay > 0 and not urgent
-            if self._flush_delayed:
-                self._flush_handle = loop.call_later(delay, self._flush_soon)
-            else:
-                self._flush_handle = loop.call_soon(self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._flush_handle = None
-        if self._flusher is not None and not self._flusher.done():
-            # One flush at a time: under load (a slow Redis, a busy loop) what
-            # arrives meanwhile goes out in one batch when it is done, instead of
-            # a queue of tasks waiting on the publish lock.
-            self._flush_again = True
-            return
-        self._flusher = asyncio.create_task(self._flushes())
-
-    async def _flushes(self) -> None:
-        while True:
-            self._flush_again = False
-            self._last_flush = time.monotonic()
-            await self._flush()
-            if not self._flush_again:
-                return
-
-    async def _flush(self) -> None:
-        await self._open.wait()
-        async with self._publish_lock:
-            pending, self.pending = self.pending, []
-            events = []
-            for kind, parts in pending:
-                if kind == "references":
-                    self.references = parts[0]
-                    events.append(self._event("turn.references", items=parts[0]))
-                    self._references_saver = asyncio.create_task(self._save_references())
-                    continue
-                text = "".join(parts)
-                (self.reasoning if kind == "reasoning" else self.content).append(text)
-                events.append(self._event(f"{kind}.delta", text=text))
-            if events:
-                await self._send(events)
-
-    async def _save_references(self) -> None:
-        if self.references is None:
-            return
-        try:
-            await run_db(actions.save_references, self.turn_id, self.references)
-        except Exception:  # the final save stores them too
-            logger.warning("turn %s: references not saved early", self.turn_id, exc_info=True)
-
-    # --- events ----------------------------------------------------------
-
-    def _event(self, type_: str, **fields: Any) -> Event:
-        self.seq += 1
-        return {"type": type_, "turn": self.turn_id, "seq": self.seq, **fields}
-
-    async def _publish(self, events: list[Event]) -> None:
-        async with self._publish_lock:
-            await self._send(events)
-
-    async def _send(self, events: list[Event]) -> None:
-        await get_fanout().publish(self.plan.conversation_id, self.turn_id, events)
 
     def _timings(self) -> dict[str, int | None]:
         end = time.monotonic()

@@ -97,6 +97,22 @@ def get_turn_log() -> TurnLog:
     return _log
 
 
+def forget(turn_id: str) -> None:
+    """Drop a turn's log now, from synchronous code (a redaction's or a purge's
+    commit): a late `resume` must not replay the text they removed. With Redis the
+    stream goes for every process; in memory, this process's copy."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            client.delete(RedisTurnLog.key(turn_id))
+        finally:
+            client.close()
+    elif isinstance(_log, MemoryTurnLog):
+        _log._logs.pop(turn_id, None)
+
+
 def reset_turn_log() -> None:
     """For tests that change REDIS_URL."""
     global _log

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.teams import Team
 from conversations.models import Turn
 from conversations.review.models import Redaction, Review, ReviewTag
-from providers.teams import Team
 
 REDACTED = "[redacted]"
 
@@ -84,22 +83,9 @@ def redact(turn_id: Any, by: Any, part: str, passage: str) -> Redaction:
 def forget_log(turn_id: str) -> None:
     """Drop the turn's event log (kept CHAT_LOG_RETENTION_SECONDS after it ends), so a
     late `resume` cannot replay the text a redaction or purge removed."""
-    if settings.REDIS_URL:
-        import redis
+    from conversations.live import turnlog
 
-        from conversations.live.turnlog import RedisTurnLog
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        try:
-            client.delete(RedisTurnLog.key(turn_id))
-        finally:
-            client.close()
-    else:
-        from conversations.live.turnlog import get_turn_log
-
-        logs = getattr(get_turn_log(), "_logs", None)  # MemoryTurnLog: this process only
-        if isinstance(logs, dict):
-            logs.pop(turn_id, None)
+    turnlog.forget(turn_id)
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from accounts.admin.usage_chart import Bar, Text
 from conversations.review.charts import ChartData, ModelStats, RatingPeriod, period_starts
-from providers.usage_chart import Bar, Text
 
 # At most this many models are drawn (the most traced first); the tables list all.
 MAX_MODELS = 12

@@ -20,7 +20,7 @@ from conversations.context import ModelHints, build_context
 from conversations.models import Turn
 from conversations.plans import path_to
 from conversations.review.models import Review, ReviewTag
-from providers.clients.base import Message
+from providers.wire import Message
 
 
 def contexts(turns: Iterable[Turn]) -> dict[Any, list[Message]]:

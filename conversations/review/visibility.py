@@ -3,7 +3,7 @@
 Everyone sees their own assistant turns; a team's reviewer those of the team's
 members; superusers all. The list, the trace page, the export, the search and
 every count start from `visible_turns`, so a turn outside it does not exist for
-that person (404, never 403). Reviewers are members (providers/teams.py), and a
+that person (404, never 403). Reviewers are members (accounts/teams.py), and a
 reviewer removed from a team loses its members' traces at once (no cache here).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.teams import Team
 from conversations.models import Turn, TurnQuerySet
-from providers.teams import Team
 
 
 def all_traces() -> TurnQuerySet:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import aiohttp
 
-from providers.clients.base import (
+from providers.clients.base import BaseClient, ClientConfig
+from providers.clients.chat_completions import ChatCompletionsClient
+from providers.clients.demo import DemoClient
+from providers.clients.http import close_http_clients, get_http_client
+from providers.clients.responses import ResponsesClient
+from providers.wire import (
     AuthError,
     BadRequest,
-    BaseClient,
     BotUsage,
-    ClientConfig,
     ConnectFailed,
     ContentDelta,
     Done,
@@ -25,10 +28,6 @@ from providers.clients.base import (
     UpstreamUnavailable,
     Usage,
 )
-from providers.clients.chat_completions import ChatCompletionsClient
-from providers.clients.demo import DemoClient
-from providers.clients.http import close_http_clients, get_http_client
-from providers.clients.responses import ResponsesClient
 
 __all__ = [
     "AuthError",

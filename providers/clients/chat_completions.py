@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from providers.clients.base import (
-    BaseClient,
+from providers.clients.base import BaseClient
+from providers.clients.sse import iter_sse
+from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
+from providers.clients.think import ThinkTagParser, continues_think
+from providers.wire import (
     BotUsage,
     Done,
     Event,
@@ -28,9 +31,6 @@ from providers.clients.base import (
     reference_items,
     stream_error,
 )
-from providers.clients.sse import iter_sse
-from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
-from providers.clients.think import ThinkTagParser, continues_think
 
 
 def usage_from(data: dict[str, Any]) -> Usage:

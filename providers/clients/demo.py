@@ -9,16 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from django.conf import settings
 
-from providers.clients.base import (
-    BaseClient,
-    ClientConfig,
-    ContentDelta,
-    Done,
-    Event,
-    ReasoningDelta,
-    StreamRequest,
-    Usage,
-)
+from providers.clients.base import BaseClient, ClientConfig
+from providers.wire import ContentDelta, Done, Event, ReasoningDelta, StreamRequest, Usage
 
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 

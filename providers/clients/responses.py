@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from providers.clients.base import (
+from providers.clients.base import BaseClient
+from providers.clients.sse import iter_sse
+from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
+from providers.wire import (
     THINKING_OFF_EFFORT,
     BadRequest,
-    BaseClient,
     ContentDelta,
     Done,
     Event,
@@ -24,8 +26,6 @@ from providers.clients.base import (
     error_message,
     stream_error,
 )
-from providers.clients.sse import iter_sse
-from providers.clients.streaming import CUT_MESSAGE, as_int, open_stream, parse_chunk
 
 REASONING_EVENTS = {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
 # Said the way chat completions says it, so the runner needs one vocabulary.

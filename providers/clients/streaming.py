@@ -9,10 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from providers.clients.base import (
+from providers.clients.base import BaseClient
+from providers.wire import (
     BAD_URL,
     UNREADABLE,
-    BaseClient,
     ConnectFailed,
     ProviderError,
     Stalled,

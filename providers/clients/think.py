@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from providers.clients.base import ContentDelta, Message, ReasoningDelta
+from providers.wire import ContentDelta, Message, ReasoningDelta
 
 OPEN = "<think>"
 CLOSE = "</think>"

@@ -5,7 +5,7 @@
 Builds a throwaway test database (SQLite, or PostgreSQL with DATABASE_URL), with
 `--teams` teams of `--members` people each, every team given two of ten models
 and a quota, and a day of usage rows for everyone. Then times what a turn start
-asks of conversations/access.py and conversations/quota.py (`resolve_model` with
+asks of accounts/access.py and accounts/quota.py (`resolve_model` with
 its access check, then `check_quota` and `limits.check_limits`) for a member of one team: cold (caches
 cleared before each call: what the first turn after an admin change pays) and
 warm (the common case), as database time, queries and wall time per call.
@@ -47,9 +47,9 @@ def _seed(teams: int, members: int) -> Any:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from accounts.teams import Team
+    from accounts.usage import DailyUsage
     from providers.models import ApiKey, ChatModel, Provider
-    from providers.teams import Team
-    from providers.usage import DailyUsage
 
     provider = Provider.objects.create(name="p", style="chat-completions", base_url="http://x")
     key = ApiKey(provider=provider, label="k")
@@ -78,7 +78,8 @@ def _measure(user: Any, rounds: int, cold: bool) -> str:
     from django.core.cache import cache
     from django.db import connection
 
-    from conversations import access, catalog, limits, quota
+    from accounts import access, limits, quota
+    from conversations import catalog
 
     db_time = [0.0]
     queries = [0]

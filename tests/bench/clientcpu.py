@@ -75,7 +75,7 @@ async def httpx_open_stream(client: Any, payload: dict[str, Any]) -> AsyncIterat
     The success path as the product's (one POST, no redirects, the body chunk by
     chunk as it arrives); errors are only mapped as far as the bench needs.
     """
-    from providers.clients.base import error_from_response
+    from providers.wire import error_from_response
 
     async with client.http.stream(
         "POST",

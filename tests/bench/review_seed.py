@@ -122,7 +122,7 @@ def _people() -> list[int]:
     ORM (a few hundred rows; fields other helpers add get their defaults)."""
     from django.contrib.auth import get_user_model
 
-    from providers.teams import Team
+    from accounts.teams import Team
 
     User = get_user_model()
     users = User.objects.bulk_create(

@@ -72,7 +72,7 @@ def research_team():  # type: ignore[no-untyped-def]
     Call it from a fixture: ORM work before the `browser` fixture starts Playwright's loop."""
     from django.contrib.auth import get_user_model
 
-    from providers.teams import Team
+    from accounts.teams import Team
 
     alice = get_user_model().objects.get(username="alice")
     bob = get_user_model().objects.create_user("bob", password="bob-pass-123")

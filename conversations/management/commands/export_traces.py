@@ -10,10 +10,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.teams import Team
 from conversations.review import export
 from conversations.review.filters import BadFilter, TraceFilters
 from conversations.review.visibility import all_traces
-from providers.teams import Team
 
 
 class Command(BaseCommand):

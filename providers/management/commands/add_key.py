@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from providers.audit import AuditEntry, record, record_change
+from accounts.audit import AuditEntry, record, record_change
 from providers.models import ApiKey, Provider
 
 

@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.audit import AuditEntry, record, record_change
 from providers import presets
-from providers.audit import AuditEntry, record, record_change
 from providers.models import ApiKey, ApiStyle, Provider
 
-# The audit log records what this command changed, with no actor (providers/audit.py).
+# The audit log records what this command changed, with no actor (accounts/audit.py).
 VIA = "add_provider"
 AUDITED = ("style", "base_url", "enabled")
 

@@ -12,8 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts.audit import AuditEntry, record
 from providers import crypto
-from providers.audit import AuditEntry, record
 from providers.models import ApiKey
 
 

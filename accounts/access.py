@@ -1,7 +1,7 @@
 """Who may use which model: decided here, and only here.
 
 A model given to no team is open to every signed-in user; a model given to teams,
-only to their members (reviewers are members: providers/teams.py). Superusers
+only to their members (reviewers are members: accounts/teams.py). Superusers
 follow the same rule. Callers: the picker (`models_for`, conversations/views.py),
 every turn start (`may_use`, through `catalog.resolve_model`), and the usage
 aggregate's attribution (`team_for`, from `actions.finish_turn`).
@@ -25,8 +25,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from accounts.teams import Team
 from providers.models import ChatModel, Provider
-from providers.teams import Team
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from providers.audit_admin import ReadOnlyAdmin
-from providers.usage import DailyUsage
-from providers.usage_chart import DAYS, chart_context
+from accounts.admin.audited import ReadOnlyAdmin
+from accounts.admin.usage_chart import DAYS, chart_context
+from accounts.usage import DailyUsage
 
 
 @admin.register(DailyUsage)
 class DailyUsageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
-    change_list_template = "admin/providers/dailyusage/change_list.html"
+    change_list_template = "admin/accounts/dailyusage/change_list.html"
     list_display = (
         "day",
         "user",
@@ -40,7 +40,7 @@ class DailyUsageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg
         chart = path(
             "chart/",
             self.admin_site.admin_view(self.chart_view),
-            name="providers_dailyusage_chart",
+            name="accounts_dailyusage_chart",
         )
         return [chart, *super().get_urls()]
 
@@ -53,4 +53,4 @@ class DailyUsageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg
             "title": _("Usage per team and model, last %(days)d days") % {"days": DAYS},
             **chart_context(),
         }
-        return TemplateResponse(request, "admin/providers/dailyusage/chart.html", context)
+        return TemplateResponse(request, "admin/accounts/dailyusage/chart.html", context)

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from providers.audit import AuditEntry, record, record_change
+from accounts.audit import AuditEntry, record, record_change
 
 
 def _deleted_detail(obj: Model) -> str:

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext
 
-from providers.audit import AuditEntry, record
+from accounts.audit import AuditEntry, record
 from providers.connection_test import Result, test_providers
 from providers.models import Provider
 

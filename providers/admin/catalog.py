@@ -1,4 +1,4 @@
-"""Providers, their keys (write-only, shown masked) and their models."""
+"""The admin of providers, their keys (write-only, shown masked) and their models."""
 
 from typing import Any
 
@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from providers import connection_admin, preset_admin
-from providers.audit_admin import AuditedAdmin
+from accounts.admin.audited import AuditedAdmin
+from providers.admin import connection as connection_admin
+from providers.admin import presets as preset_admin
 from providers.keys import set_enabled
 from providers.models import ApiKey, ChatModel, Effort, Provider, ThinkingMode
 
@@ -194,7 +195,7 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("name", "base_url")
     inlines = [ApiKeyInline, ChatModelInline]
     actions = ("test_connection", "import_models")
-    # Adding: "start from preset" (providers/preset_admin.py); changing: every field.
+    # Adding: "start from preset" (providers/admin/presets.py); changing: every field.
     add_form = preset_admin.ProviderAddForm
 
     @admin.action(description=_("Test connection"))
@@ -256,7 +257,3 @@ class ChatModelAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("provider")
-
-
-# Teams and usage have admin modules of their own.
-from providers import team_admin, usage_admin  # noqa: E402, F401

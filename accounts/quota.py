@@ -24,10 +24,10 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from conversations import access
+from accounts import access
+from accounts.teams import Team
+from accounts.usage import DailyUsage
 from conversations.errors import ClientError
-from providers.teams import Team
-from providers.usage import DailyUsage
 
 
 class QuotaExceeded(ClientError):

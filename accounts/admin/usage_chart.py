@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
 
-from providers.usage import DailyUsage
+from accounts.usage import DailyUsage
 
 DAYS = 30
 # Distinguishable on white, in order (Okabe-Ito, without black and yellow).

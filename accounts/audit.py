@@ -2,7 +2,7 @@
 model or team, and when. Never a secret: a key is named by its label and last four
 characters, and a replaced secret is recorded as "secret replaced".
 
-Everyone writes through `record()`: the admin (providers/audit_admin.py's
+Everyone writes through `record()`: the admin (accounts/admin/audited.py's
 `AuditedAdmin`), the operator commands (actor None), the connection test and the
 key failover. Entries are read-only in the admin, for staff.
 """
@@ -53,6 +53,7 @@ class AuditEntry(models.Model):
     detail = models.CharField(_("detail"), max_length=500, blank=True)
 
     class Meta:
+        db_table = "providers_auditentry"  # kept from when the model lived in providers/
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
         ordering = ["-when", "-id"]
@@ -68,33 +69,29 @@ class AuditEntry(models.Model):
         )
 
 
-def kind_of(obj: Any) -> str:
-    from providers.models import ApiKey, ChatModel, Provider
-    from providers.teams import Team
+# The audited models by their app label, so that this module imports none of them
+# (providers' models import nothing of accounts, and accounts nothing of them here).
+KINDS = {
+    "providers.provider": AuditEntry.Kind.PROVIDER,
+    "providers.apikey": AuditEntry.Kind.KEY,
+    "providers.chatmodel": AuditEntry.Kind.MODEL,
+    "accounts.team": AuditEntry.Kind.TEAM,
+}
 
-    for cls, kind in (
-        (Provider, AuditEntry.Kind.PROVIDER),
-        (ApiKey, AuditEntry.Kind.KEY),
-        (ChatModel, AuditEntry.Kind.MODEL),
-        (Team, AuditEntry.Kind.TEAM),
-    ):
-        if isinstance(obj, cls):
-            return str(kind)
-    raise TypeError(f"Not an audited object: {type(obj).__name__}")
+
+def kind_of(obj: Any) -> str:
+    meta = getattr(obj, "_meta", None)
+    kind = KINDS.get(meta.label_lower) if meta is not None else None
+    if kind is None:
+        raise TypeError(f"Not an audited object: {type(obj).__name__}")
+    return str(kind)
 
 
 def describe(obj: Any) -> str:
-    """The object's name for the log; a key's is its provider, label and last four."""
-    from providers.models import ApiKey, ChatModel, Provider
-
-    if isinstance(obj, ApiKey):
-        provider = obj.provider.name if obj.provider_id else "?"
-        return f"{provider}: {obj.label or 'key'} …{obj.last_four}"
-    if isinstance(obj, ChatModel):
-        return obj.ref if obj.provider_id else obj.model_id
-    if isinstance(obj, Provider):
-        return obj.name
-    return str(obj)
+    """The object's name for the log; a key's is its provider, label and last four
+    (an object may say it with `audit_name()`)."""
+    name = getattr(obj, "audit_name", None)
+    return str(name()) if callable(name) else str(obj)
 
 
 def record(actor: Any, action: str, obj: Any, detail: str = "") -> AuditEntry:

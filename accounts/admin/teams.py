@@ -15,9 +15,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from providers.audit_admin import AuditedAdmin
-from providers.teams import Team
-from providers.usage import DailyUsage
+from accounts.admin.audited import AuditedAdmin
+from accounts.teams import Team
+from accounts.usage import DailyUsage
 
 
 class TeamForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ Reviewers are members too: every reviewer is in `members` (the admin form refuse
 a reviewer who is not, `add_team --reviewer` adds them to both). Access and quota
 read `members` only; `reviewers` adds the right to read the members' traces.
 
-Access is decided in `conversations/access.py`, quotas in `conversations/quota.py`.
+Access is decided in `accounts/access.py`, quotas in `accounts/quota.py`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Team(models.Model):
     )
 
     class Meta:
+        db_table = "providers_team"  # kept from when the model lived in providers/
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         ordering = ["name"]

@@ -2,7 +2,7 @@
 
 Idempotent, like add_provider: named members, reviewers and models are added, the
 others kept; the quota and retention change only when given. Reviewers are made
-members too (providers/teams.py). Every name is checked before anything is
+members too (accounts/teams.py). Every name is checked before anything is
 written: one unknown user or model and nothing changes.
 """
 
@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from providers.audit import AuditEntry, record, record_change
+from accounts.audit import AuditEntry, record, record_change
+from accounts.teams import Team
 from providers.models import ChatModel
-from providers.teams import Team
 
 
 def _at_least(low: int) -> Callable[[str], int]:

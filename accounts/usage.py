@@ -2,10 +2,10 @@
 turns end (`conversations.actions.finish_turn`, in the final save's transaction),
 so quotas and the admin's chart never scan turns.
 
-A turn counts once, for one team (`conversations.access.team_for`): the first of the person's
+A turn counts once, for one team (`accounts.access.team_for`): the first of the person's
 teams that grants the model, else their first team, else none (`team` null).
 A team's quota is not read from that column: it counts all its members' rows of
-the day, whichever team they were attributed to (conversations/quota.py).
+the day, whichever team they were attributed to (accounts/quota.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from providers.teams import Team
+from accounts.teams import Team
 
 
 class DailyUsageQuerySet(models.QuerySet["DailyUsage"]):
@@ -39,7 +39,7 @@ class DailyUsage(models.Model):
     # Deleting a team deletes its rows: they cannot become team-less rows without
     # colliding with the person's own team-less row of that day and model.
     team = models.ForeignKey(
-        "providers.Team",
+        "accounts.Team",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -55,6 +55,7 @@ class DailyUsage(models.Model):
     objects = DailyUsageQuerySet.as_manager()
 
     class Meta:
+        db_table = "providers_dailyusage"  # kept from when the model lived in providers/
         verbose_name = _("daily usage")
         verbose_name_plural = _("daily usage")
         ordering = ["-day", "user_id", "model"]
