@@ -14,7 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+# The sign-in tests' OpenID provider (node-oidc-provider), from its lockfile.
+tests/oidc_provider/node_modules/.package-lock.json: tests/oidc_provider/package-lock.json
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund
+
+install: $(VENV)/.installed tests/oidc_provider/node_modules/.package-lock.json
 
 # SQLite, the in-memory channel layer and the offline demo model: chat at once.
 run: install
@@ -55,6 +59,7 @@ bench: install
 	$(PY) -m tests.bench.relay
 	$(PY) -m tests.bench.chatpage
 	$(PY) -m tests.bench.review
+	$(PY) -m tests.bench.api
 
 # The chat page in Chromium alone (tests/bench/README.md); ARGS=--quick: under a minute.
 bench-page: install

@@ -27,12 +27,18 @@ class AuditEntry(models.Model):
         TESTED = "tested", _("tested")
         ROTATED = "rotated", _("rotated")
         INVALIDATED = "invalidated", _("invalidated")
+        MEMBER_ADDED = "member_added", _("member added")
+        MEMBER_REMOVED = "member_removed", _("member removed")
+        LINKED = "linked", _("linked")
+        REVOKED = "revoked", _("revoked")
 
     class Kind(models.TextChoices):
         PROVIDER = "provider", _("provider")
         KEY = "key", _("API key")
         MODEL = "model", _("model")
         TEAM = "team", _("team")
+        PERSON = "person", _("person")
+        TOKEN = "token", _("API token")
 
     when = models.DateTimeField(_("when"), default=timezone.now, editable=False)
     # Null for commands and the system (failover); kept as a name when the user goes.
@@ -76,6 +82,8 @@ KINDS = {
     "providers.apikey": AuditEntry.Kind.KEY,
     "providers.chatmodel": AuditEntry.Kind.MODEL,
     "accounts.team": AuditEntry.Kind.TEAM,
+    "auth.user": AuditEntry.Kind.PERSON,  # company sign-in: created, linked
+    "accounts.apitoken": AuditEntry.Kind.TOKEN,
 }
 
 

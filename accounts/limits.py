@@ -1,11 +1,11 @@
-"""Limits that protect the service, checked at every turn start (`plans`), after the
-model, options, quota and conversation are checked and before anything is written
-or sent upstream: a refused turn loses nothing.
+"""Limits that protect the service, decided at every turn start by the admission
+(accounts/admission.py), after the model, options, quota and conversation are
+checked and before anything is written or sent upstream: a refused turn loses
+nothing.
 
 - Turns running at once per person (CHAT_MAX_RUNNING_TURNS_PER_USER, default 3):
-  counted in the database (the person's streaming turns, through the partial index
-  of streaming turns), so it holds across processes. Two turns started at the same
-  instant may both pass: the limit can be passed by the starts racing it.
+  the person's reservations, counted under a lock (accounts/admission.py), so a
+  burst of starts, in one process or several, admits exactly the limit.
 - Messages per minute per person (CHAT_MESSAGES_PER_MINUTE, default 20): new
   messages and regenerations, per clock minute, counted in Django's cache. The
   default cache is local memory, so each process counts its own: with N processes
@@ -26,7 +26,6 @@ from django.core.cache import cache
 from django.utils.translation import ngettext
 
 from conversations.errors import ClientError
-from conversations.models import Turn
 
 
 class TooManyTurns(ClientError):
@@ -75,20 +74,6 @@ class TooManyMessages(ClientError):
         return {"retry_after": self.wait}
 
 
-def running_turns(user_id: int) -> int:
-    return Turn.objects.filter(
-        status=Turn.Status.STREAMING,
-        role=Turn.Role.ASSISTANT,
-        conversation__owner_id=user_id,
-    ).count()
-
-
-def check_running(user: Any) -> None:
-    limit = settings.CHAT_MAX_RUNNING_TURNS_PER_USER
-    if limit > 0 and running_turns(user.pk) >= limit:
-        raise TooManyTurns(limit)
-
-
 def check_rate(user: Any) -> None:
     """Count this turn start against the person's minute; refuse it past the limit."""
     limit = settings.CHAT_MESSAGES_PER_MINUTE
@@ -105,10 +90,3 @@ def check_rate(user: Any) -> None:
         sent = 1
     if sent > limit:
         raise TooManyMessages(limit, max(1, math.ceil((minute + 1) * 60 - now)))
-
-
-def check_limits(user: Any) -> None:
-    """Both limits; running turns first, so a turn refused for them does not count
-    against the minute."""
-    check_running(user)
-    check_rate(user)

@@ -34,19 +34,29 @@ class QuotaExceeded(ClientError):
     """`quota_exceeded`. The message is rendered when read, in the active language
     (the socket's); `fields` holds what an error frame may add (`resets_at`)."""
 
-    def __init__(self, team: str, quota: int, now: datetime):
+    def __init__(self, team: str, quota: int, now: datetime, held: bool = False):
         self.team = team
         self.quota = quota
+        # Refused for the answers being written (accounts/admission.py), not yet used.
+        self.held = held
         self.resets_at = next_reset(now)
         self._left = self.resets_at - now
         super().__init__("quota_exceeded", f"Team {team!r} is at its daily quota of {quota}.")
 
     @property  # type: ignore[override]
     def message(self) -> str:
-        return gettext(
-            "Your team %(team)s has used its daily quota of %(quota)s tokens. "
-            "It resets at 00:00 UTC (in %(wait)s)."
-        ) % {
+        if self.held:
+            text = gettext(
+                "The answers being written for your team %(team)s may use the rest of its "
+                "daily quota of %(quota)s tokens. Wait for one to finish, then send "
+                "again; the quota resets at 00:00 UTC (in %(wait)s)."
+            )
+        else:
+            text = gettext(
+                "Your team %(team)s has used its daily quota of %(quota)s tokens. "
+                "It resets at 00:00 UTC (in %(wait)s)."
+            )
+        return text % {
             "team": self.team,
             "quota": f"{self.quota:,}",  # as the other limits are written
             "wait": _wait(self._left),

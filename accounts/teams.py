@@ -46,6 +46,19 @@ class Team(models.Model):
             "kept). Empty: keep it."
         ),
     )
+    # Company sign-in (accounts/oidc/sync.py): set, the members are exactly the people
+    # whose latest sign-in carried this group; empty, members are managed by hand.
+    idp_group = models.CharField(
+        _("IdP group"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_(
+            "A group name from the identity provider's groups claim. Set, the members "
+            "are the people whose latest company sign-in carried it, and nobody edits "
+            "them by hand. Empty: members are managed here."
+        ),
+    )
     created = models.DateTimeField(auto_now_add=True)
     # Last: from here on, `models` in this class body is this field, not django.db.models.
     models = models.ManyToManyField(

@@ -12,57 +12,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from chatsite.env import env_bool, env_float, env_int, env_list, env_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value not in ("0", "1"):
-        raise ImproperlyConfigured(f"{name} must be 1 or 0, not {value!r}")
-    return value == "1"
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_secret(name: str) -> str | None:
-    """A secret from NAME, or from the file named by NAME_FILE (Docker secrets)."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
-    return None
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -118,12 +70,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "chatsite.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.oidc.middleware.SessionRenewalMiddleware",  # company sign-in re-checked
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -242,6 +195,20 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# Company sign-in (accounts/oidc/; README "Company sign-in"): on with OIDC_ISSUER; the
+# IdP's redirect URI is https://<host>/oidc/callback/.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET") or ""
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "").strip() or "openid email profile"
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "").strip() or "groups"
+OIDC_BUTTON_LABEL = os.environ.get("OIDC_BUTTON_LABEL", "").strip()
+OIDC_LINK_BY_EMAIL = env_bool("OIDC_LINK_BY_EMAIL", False)
+OIDC_RENEW_SECONDS = max(1, env_int("OIDC_RENEW_SECONDS", 900))  # re-checked with the IdP
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+if OIDC_ISSUER and not (OIDC_ISSUER.startswith(("https://", "http://")) and OIDC_CLIENT_ID):
+    raise ImproperlyConfigured("OIDC_ISSUER must be an http(s) URL, with OIDC_CLIENT_ID set")
+
 # English and Simplified Chinese; the browser's Accept-Language picks, the language
 # switcher (Django's set_language) remembers a choice in a cookie.
 LANGUAGE_CODE = "en"
@@ -286,6 +253,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if OIDC_ISSUER:  # sign-out's form redirects to the IdP: form-action must allow it
+    _idp_origin = "/".join(OIDC_ISSUER.split("/", 3)[:3])
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_idp_origin)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
@@ -333,14 +303,23 @@ UPSTREAM_RETRY_BASE_SECONDS = env_float("UPSTREAM_RETRY_BASE_SECONDS", 1.0)
 UPSTREAM_ALLOWED_HOSTS = env_list("UPSTREAM_ALLOWED_HOSTS", [])
 # The admin's "Test connection": each call's whole time is bounded by this.
 UPSTREAM_TEST_TIMEOUT = env_float("UPSTREAM_TEST_TIMEOUT", 15.0)
-# Limits that protect the service (accounts/limits.py; 0: no limit). Counted in
-# the cache, which is per process by default (see docs/architecture.md).
+# Limits that protect the service (accounts/limits.py; 0: no limit). Running turns
+# are counted in the database at admission (accounts/admission.py); messages per
+# minute in the cache, which is per process by default (see docs/architecture.md).
 CHAT_MAX_RUNNING_TURNS_PER_USER = env_int("CHAT_MAX_RUNNING_TURNS_PER_USER", 3)
 CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20)
-# Sign-in: this many failures for one username from one address within the window,
-# then that pair waits out the window (accounts/throttle.py).
+# What a running turn holds of its teams' daily quotas when its model sets no maximum
+# output tokens (accounts/admission.py).
+CHAT_TURN_RESERVE_TOKENS = env_int("CHAT_TURN_RESERVE_TOKENS", 8192)
+# Sign-in and password reset: this many failures per username (or requests per
+# e-mail), four times as many per address, within the window (accounts/throttle.py).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+# Proxies in front that append to X-Forwarded-For (0: REMOTE_ADDR, the header ignored).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Bad API tokens from one address in the window: then 429 till it ends (accounts/tokens.py).
+API_TOKEN_MAX_FAILURES = env_int("API_TOKEN_MAX_FAILURES", 20)
+API_TOKEN_LOCKOUT_MINUTES = env_int("API_TOKEN_LOCKOUT_MINUTES", 15)
 # A 429's Retry-After is honoured up to this long before the next attempt (a
 # person is waiting for the first token); longer waits are cut to it.
 UPSTREAM_RETRY_AFTER_MAX_SECONDS = env_float("UPSTREAM_RETRY_AFTER_MAX_SECONDS", 5.0)

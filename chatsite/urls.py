@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from accounts import token_views
+from accounts.oidc import views as oidc_views
 from accounts.throttle import ThrottledAdminAuthenticationForm
 from chatsite import views as site_views
 from conversations import views
+from conversations.openai_api import views as openai_views
 from conversations.review import charts_view
 from conversations.review import views as review_views
 
@@ -31,9 +34,26 @@ urlpatterns = [
     path("review/charts/", charts_view.charts, name="review-charts"),
     path("review/<uuid:turn_id>/", review_views.trace_page, name="review-trace"),
     path("review/<uuid:turn_id>/redact/", review_views.redact, name="review-redact"),
+    path("settings/tokens/", token_views.tokens_page, name="api-tokens"),
+    path(
+        "settings/tokens/<int:token_id>/revoke/",
+        token_views.revoke_token,
+        name="api-token-revoke",
+    ),
+    # The OpenAI-compatible API: Bearer tokens, no session, no CSRF.
+    path("v1/models", openai_views.models, name="openai-models"),
+    path("v1/chat/completions", openai_views.chat_completions, name="openai-chat-completions"),
     path("setup/", site_views.setup, name="setup"),
     path("healthz", site_views.healthz, name="healthz"),
     path("accounts/login/", site_views.LoginView.as_view(), name="login"),
+    # Signing out also ends a company sign-in at the IdP (accounts/oidc/views.py).
+    path("accounts/logout/", oidc_views.LogoutView.as_view(), name="logout"),
+    path("oidc/", include("accounts.oidc.urls")),
+    path(
+        "accounts/password_reset/",
+        site_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

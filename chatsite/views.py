@@ -8,7 +8,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 
-from accounts.throttle import ThrottledAuthenticationForm
+from accounts.oidc import config as oidc_config
+from accounts.throttle import ThrottledAuthenticationForm, ThrottledPasswordResetForm
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -55,11 +56,22 @@ class LoginView(auth_views.LoginView):
         form = context.get("form")
         if form is not None and form.is_bound:
             for error in form.errors.as_data().get("__all__", []):
-                if error.code == "throttled":
+                # Said as it is (the template's generic "didn't match" would mislead).
+                if error.code in ("throttled", "password_login_off"):
                     context["throttled"] = error.messages[0]
+        context.update(oidc_config.login_context())  # the company sign-in button
         return context
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not get_user_model().objects.exists():
             return redirect("setup")
         return super().dispatch(request, *args, **kwargs)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, throttled per e-mail and per address (accounts/throttle.py)."""
+
+    form_class = ThrottledPasswordResetForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}

@@ -19,10 +19,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from accounts import access, quota
+from accounts import access, admission, quota
 from accounts.usage import DailyUsage, tokens_of
 from conversations.errors import Busy, ClientError
-from conversations.models import Conversation, Turn
+from conversations.models import Conversation, Source, Turn
 from conversations.plans import TurnPlan
 from conversations.review import signals as review_signals
 from providers import keys as key_state
@@ -102,11 +102,20 @@ def store_turn(plan: TurnPlan) -> None:
             system_prompt=plan.system_prompt,
             hints=plan.hints,
             lease_expires=now + timedelta(seconds=settings.CHAT_LEASE_SECONDS),
+            **api_request(plan),
             **common,
         )
     )
     try:
         with transaction.atomic(durable=True):
+            if plan.api_token_name is not None:  # an API request: its own conversation
+                Conversation.objects.create(
+                    id=plan.conversation_id,
+                    owner_id=plan.owner_id,
+                    source=Source.API,
+                    created=now,
+                    updated=now,
+                )
             Turn.objects.bulk_create(rows)
             # Scoped to the owner: a conversation that is not theirs writes nothing.
             updated = Conversation.objects.filter(
@@ -120,6 +129,14 @@ def store_turn(plan: TurnPlan) -> None:
                 raise ClientError("not_found", "No such conversation.")
     except IntegrityError:
         raise Busy() from None
+
+
+def api_request(plan: TurnPlan) -> dict[str, Any]:
+    """An API turn's own fields: its token's name and the messages sent upstream."""
+    if plan.api_token_name is None:
+        return {}
+    messages = [{"role": m.role, "content": m.content} for m in plan.request.messages]
+    return {"api_token": plan.api_token_name[:100], "request_messages": messages}
 
 
 def _lease() -> Any:
@@ -230,6 +247,7 @@ def finish_turn(
         )
         if used_key_id and key_state.last_used_due(used_key_id):
             key_state.touch_used(used_key_id, now)
+        admission.release(turn_id)  # even when finished elsewhere: it is over
         if updated:
             conversation_id, owner_id, model = (
                 Turn.objects.filter(id=turn_id)
@@ -295,8 +313,12 @@ def claim_stale_turns(conversation_id: Any | None = None) -> list[Turn]:
                 finished=now,
                 lease_expires=None,
             )
+            if won:
+                admission.release(turn.id)
         if won:
             claimed.append(Turn.objects.get(id=turn.id))
+    if conversation_id is None:  # the periodic sweep, not a socket's look at one
+        admission.release_orphans(now, Turn.objects.running().values("id"))
     return claimed
 
 
@@ -319,4 +341,6 @@ def conversation_for_user(user: Any, conversation_id: Any) -> Conversation | Non
         uuid.UUID(str(conversation_id))
     except ValueError:
         return None
-    return Conversation.objects.for_user(user).filter(id=conversation_id).first()
+    # An API request's conversation is not a chat: its page, socket and JSON are 404s
+    # (trace review reads it).
+    return Conversation.objects.for_user(user).chats().filter(id=conversation_id).first()

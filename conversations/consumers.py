@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
+from accounts.oidc import sockets as oidc_sockets
 from conversations import actions, plans
 from conversations.errors import ClientError
 from conversations.live import lifecycle
@@ -60,6 +61,33 @@ def too_large(detail: str) -> ClientError:
     )
 
 
+def parse_frame(text_data: str | None) -> dict[str, Any]:
+    """A client frame as a JSON object with a string `type` (missing: ""), or the
+    ClientError that answers it. Nothing a client sends may end the socket."""
+    if text_data is None:
+        raise ClientError("bad_frame", "Frames must be JSON text, not binary.")
+    # Bound the work before parsing: the content limit plus room for JSON escapes.
+    if len(text_data) > settings.CHAT_MAX_MESSAGE_CHARS * 6 + 4096:
+        raise too_large("The frame is too large.")
+    try:
+        frame = json.loads(text_data)
+        # "\ud800" is valid JSON but no character: neither the database nor a
+        # provider would take it. Re-encoding finds one anywhere in the frame.
+        json.dumps(frame, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ClientError("bad_frame", "The frame is nested too deeply.") from None
+    except UnicodeEncodeError:
+        raise ClientError("bad_frame", "The frame holds a lone surrogate.") from None
+    except ValueError:
+        raise ClientError("bad_frame", "Frames must be JSON objects.") from None
+    if not isinstance(frame, dict):
+        raise ClientError("bad_frame", "Frames must be JSON objects.")
+    kind = frame.setdefault("type", "")
+    if not isinstance(kind, str):
+        raise ClientError("bad_frame", "type must be a string.")
+    return frame
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     # No channel of its own on the layer: turn events come from conversations.live.fanout
     # (and from other processes over Redis pub/sub). An alias not configured means none.
@@ -67,6 +95,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     conversation_id: str
     language: str = settings.LANGUAGE_CODE  # of `error` frames: decided at connect
     _watchdog: asyncio.Task[None] | None = None
+    _session_watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -88,10 +117,16 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await lifecycle.sweep(self.conversation_id)
         await get_fanout().join(self.conversation_id, self)
         await self.accept()
+        # A company sign-in is re-checked with the IdP; its session ended, this closes.
+        self._session_watch = oidc_sockets.watch(
+            self.scope, lambda: self.close(code=oidc_sockets.SESSION_ENDED)
+        )
 
     async def disconnect(self, code: int) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._session_watch is not None:
+            self._session_watch.cancel()
         if hasattr(self, "conversation_id"):
             await get_fanout().leave(self.conversation_id, self)
 
@@ -99,25 +134,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
-            if text_data is None:
-                raise ClientError("bad_frame", "Frames must be JSON text, not binary.")
-            # Bound the work before parsing: the content limit plus room for JSON escapes.
-            if len(text_data) > settings.CHAT_MAX_MESSAGE_CHARS * 6 + 4096:
-                raise too_large("The frame is too large.")
-            try:
-                frame = json.loads(text_data)
-            except ValueError:
-                raise ClientError("bad_frame", "Frames must be JSON objects.") from None
-            if not isinstance(frame, dict):
-                raise ClientError("bad_frame", "Frames must be JSON objects.")
+            frame = parse_frame(text_data)
             handler = {
                 "user_message": self.on_user_message,
                 "regenerate": self.on_regenerate,
                 "stop": self.on_stop,
                 "resume": self.on_resume,
-            }.get(frame.get("type"))  # type: ignore[arg-type]
+            }.get(frame["type"])
             if handler is None:
-                raise ClientError("unknown_type", f"Unknown frame type {frame.get('type')!r}.")
+                raise ClientError("unknown_type", f"Unknown frame type {frame['type']!r}.")
             await handler(frame)
         except ClientError as exc:
             logger.debug("error frame %s: %s", exc.code, exc.detail)

@@ -91,3 +91,16 @@ def build_context(
     if hints.think_prefix:
         messages.append(Message(role="assistant", content=THINK_PREFIX))
     return messages
+
+
+def request_context(messages: Iterable[tuple[str, str]]) -> list[Message]:
+    """Messages for an API request (conversations/openai_api), from the client's own.
+
+    The client owns its context, so the request's messages go upstream as it sent
+    them, in order, with nothing added, merged or dropped (no system prompt or hints
+    of ours, no pruning of empty answers). What makes them safe is what they are
+    reduced to here: a role and a text. A `reasoning_content` or `reasoning` field an
+    assistant message carried back from an earlier answer has no way through; the
+    parser hands over only `(role, text)` pairs, and a `Message` holds nothing else.
+    """
+    return [Message(role=role, content=content) for role, content in messages]  # type: ignore[arg-type]

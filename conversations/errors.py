@@ -8,12 +8,15 @@ English, with the technical `detail` for admins) and translated by the page
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from providers import wire
 from providers.redact import redact
 from providers.wire import ProviderError
 
@@ -103,6 +106,51 @@ def stored_error(error: ProviderError) -> dict[str, Any]:
         message = error.user_message()
     # The client scrubbed its own key; any other key this process knows goes too.
     return {"code": error.code, "message": redact(message), "detail": redact(error.message)}
+
+
+# Sentences stored before the provider's words were kept to `detail`: everything
+# after the colon (or "The provider said:") is the provider's. For people, the
+# sentence that replaced each one.
+_LEGACY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"The provider refused the request: .*", re.S),
+        lambda m: str(wire.REFUSED_PLAIN),
+    ),
+    (
+        re.compile(r"The provider answered with an error \(HTTP (\d+)\): .*", re.S),
+        lambda m: str(wire.HTTP_ERROR) % {"status": m[1]},
+    ),
+    (
+        re.compile(
+            r"The provider had a problem \(HTTP (\d+)\)\. Try again in a moment\. "
+            r"The provider said: .*",
+            re.S,
+        ),
+        lambda m: str(wire.SERVER_ERROR) % {"status": m[1]},
+    ),
+    (re.compile(r"The provider stopped with an error: .*", re.S), lambda m: str(wire.FAILED)),
+]
+
+
+def _without_providers_words(message: str) -> str:
+    with translation.override("en"):  # stored English; the page translates
+        for pattern, plain in _LEGACY:
+            match = pattern.fullmatch(message)
+            if match:
+                return plain(match)
+    return message
+
+
+def public_error(error: Any, *, staff: bool) -> Any:
+    """A stored turn error as whoever reads it may see it: staff all of it; anyone
+    else without the technical `detail`, and without a provider's words that an
+    older sentence carried."""
+    if not isinstance(error, dict) or staff:
+        return error
+    shown = {k: v for k, v in error.items() if k != "detail"}
+    if isinstance(shown.get("message"), str):
+        shown["message"] = _without_providers_words(shown["message"])
+    return shown
 
 
 def sent_error(stored: dict[str, Any]) -> dict[str, Any]:

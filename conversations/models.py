@@ -17,6 +17,15 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
+    def chats(self) -> ConversationQuerySet:
+        """The chat's own: not the conversations of API requests."""
+        return self.filter(source=Source.CHAT)
+
+
+class Source(models.TextChoices):
+    CHAT = "chat", _("chat")
+    API = "api", _("API")
+
 
 class Conversation(models.Model):
     # A bound on what a person may set, checked where it is set (the JSON API).
@@ -32,6 +41,11 @@ class Conversation(models.Model):
     system_prompt = models.TextField(_("system prompt"), blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
+    # Where its turns come from: the chat, or one request to the OpenAI-compatible
+    # API (conversations/openai_api), which is kept off the person's chat lists.
+    source = models.CharField(
+        _("source"), max_length=8, choices=Source.choices, default=Source.CHAT
+    )
 
     objects = ConversationQuerySet.as_manager()
 
@@ -100,6 +114,11 @@ class Turn(models.Model):
     hints = models.JSONField(default=dict, blank=True)
     # Which of the provider's API keys served the turn (its label, never the
     # secret) and how many upstream requests it took (failover and retries).
+    # An API request's turn: the name of the token it came with, and the messages
+    # sent upstream as the client gave them (null for chat turns, whose context is
+    # rebuilt from the conversation's tree).
+    api_token = models.CharField(_("API token"), max_length=100, blank=True)
+    request_messages = models.JSONField(null=True, blank=True)
     key_label = models.CharField(_("key label"), max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # Last event sequence number reflected in the stored text (snapshot + log = whole turn).

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts.limits import check_limits
+from accounts.admission import admit
 from accounts.quota import check_quota
 from conversations.catalog import Resolved, resolve_model
-from conversations.context import ModelHints, build_context
+from conversations.context import ModelHints, build_context, request_context
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Turn
 from providers.keys import KeyRef
@@ -55,6 +55,10 @@ class TurnPlan:
     # What shaped the request besides the turns, kept on the turn for its trace.
     system_prompt: str = field(default="", repr=False)
     hints: dict[str, bool] = field(default_factory=dict)
+    # An API request's (`prepare_api_turn`): the name of the token it came with.
+    # `store_turn` then makes the request's own conversation, kept off the chat's
+    # lists, and keeps the messages sent upstream on the turn.
+    api_token_name: str | None = None
 
 
 def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
@@ -145,7 +149,9 @@ def prepare_turn(
 
     Raises ClientError for a bad model (or one the person may not use), options or
     parent, QuotaExceeded, or a limit's error (accounts/limits.py); Busy when a
-    turn of the conversation is running.
+    turn of the conversation is running. Last, the turn is admitted
+    (accounts/admission.py): from then on it holds a reservation, which the runner
+    gives back when the turn ends or cannot be stored.
     """
     resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
@@ -157,9 +163,11 @@ def prepare_turn(
         parent_id = None
     else:
         parent_id = str(_assistant_turn(turns, parent).id)
-    check_limits(user)
+    turn_id = str(uuid.uuid4())
+    admit(user, turn_id, resolved.model)
     user_turn = Turn(id=uuid.uuid4(), role=Turn.Role.USER, content=content)
     return _plan(
+        turn_id,
         conversation_id,
         user,
         resolved,
@@ -190,8 +198,10 @@ def prepare_regenerate(
     context = path_to(turns, answered.parent_id)
     if not context or context[-1].role != Turn.Role.USER:
         raise ClientError("not_found", "That turn answers no message.")
-    check_limits(user)
+    turn_id = str(uuid.uuid4())
+    admit(user, turn_id, resolved.model)
     return _plan(
+        turn_id,
         conversation_id,
         user,
         resolved,
@@ -202,6 +212,59 @@ def prepare_regenerate(
     )
 
 
+def prepare_api_turn(
+    user: Any,
+    messages: list[tuple[str, str]],
+    model_ref: Any,
+    options: Any,
+    *,
+    max_tokens: int | None,
+    token_name: str,
+) -> TurnPlan:
+    """A request to the OpenAI-compatible API (conversations/openai_api): the
+    client's own messages (role and text), answered as a turn of the token's owner
+    in a conversation of its own. The same checks as `prepare_turn`, in the same
+    order; the request's messages go through the context builder's door for them,
+    which lets no reasoning through.
+
+    `max_tokens`: what the client asked for, capped by the model's limit; None: the
+    model's default."""
+    resolved = resolve_model(model_ref, user)
+    options = resolve_options(resolved.model, options)
+    check_quota(user)
+    turn_id = str(uuid.uuid4())
+    admit(user, turn_id, resolved.model)
+    model, provider = resolved.model, resolved.model.provider
+    limit = model.max_output_tokens_limit
+    if max_tokens is None:
+        max_tokens = model.max_output_tokens
+    elif limit:
+        max_tokens = min(max_tokens, limit)
+    # The user turn keeps the last message the client wrote, for the trace list.
+    asked = next((text for role, text in reversed(messages) if role == "user"), "")
+    return TurnPlan(
+        turn_id=turn_id,
+        user_turn_id=str(uuid.uuid4()),
+        conversation_id=str(uuid.uuid4()),
+        model_ref=model.ref,
+        style=provider.style,
+        base_url=provider.base_url,
+        keys=resolved.keys_now(),
+        request=StreamRequest(
+            model=model.model_id,
+            messages=request_context(messages),
+            thinking=options["thinking"],
+            effort=options["effort"],
+            max_tokens=max_tokens,
+        ),
+        owner_id=user.pk,
+        user_content=asked,
+        options={k: v for k, v in options.items() if v},
+        title=" ".join(asked.split())[:80],
+        api_token_name=token_name,
+    )
+
+
 def _system_prompt(conversation_id: Any) -> str:
     # The consumer checked the conversation is the user's when the socket connected.
     found = Conversation.objects.filter(id=conversation_id).values_list("system_prompt", flat=True)
@@ -209,6 +272,7 @@ def _system_prompt(conversation_id: Any) -> str:
 
 
 def _plan(
+    turn_id: str,
     conversation_id: Any,
     user: Any,
     resolved: Resolved,
@@ -224,7 +288,7 @@ def _plan(
     model, provider = resolved.model, resolved.model.provider
     system_prompt, hints = _system_prompt(conversation_id), ModelHints.of(model)
     return TurnPlan(
-        turn_id=str(uuid.uuid4()),
+        turn_id=turn_id,
         user_turn_id=user_turn_id,
         conversation_id=str(conversation_id),
         model_ref=model.ref,

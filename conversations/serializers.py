@@ -2,14 +2,13 @@
 
 from typing import Any
 
+from conversations.errors import public_error
 from conversations.models import Conversation, Turn
 
 
 def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:
-    error = turn.error
-    if isinstance(error, dict) and not staff:
-        # The technical detail (the provider's or library's text) is for admins.
-        error = {k: v for k, v in error.items() if k != "detail"}
+    # The technical detail (the provider's or library's text) is for admins.
+    error = public_error(turn.error, staff=staff)
     data = {
         "id": str(turn.id),
         "parent": str(turn.parent_id) if turn.parent_id else None,

@@ -25,6 +25,18 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def _read_json(raw: bytes) -> Any:
+    """The parsed body, or ValueError. Valid JSON is not always text: "\\ud800" is
+    a lone surrogate, which neither the database nor a provider takes, and deep
+    nesting exhausts the parser's recursion."""
+    try:
+        body = json.loads(raw)
+        json.dumps(body, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return body  # a UnicodeEncodeError is a ValueError
+
+
 def _system_prompt_error(body: dict[str, Any]) -> JsonResponse | None:
     """The 400 for a `system_prompt` that is not a string or is too long; None: fine."""
     if "system_prompt" not in body:
@@ -51,7 +63,7 @@ def _load(request: HttpRequest, conversation_id: Any) -> tuple[Conversation, lis
 
 
 def _sidebar(request: HttpRequest) -> Any:
-    return Conversation.objects.for_user(request.user).order_by("-updated")[:100]
+    return Conversation.objects.for_user(request.user).chats().order_by("-updated")[:100]
 
 
 def _page(request: HttpRequest, **context: Any) -> HttpResponse:
@@ -94,9 +106,9 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
         title = system_prompt = ""
         if request.body:
             try:
-                body = json.loads(request.body)
+                body = _read_json(request.body)
             except ValueError:
-                return json_error(400, "bad_json", "The body must be JSON.")
+                return json_error(400, "bad_json", "The body must be JSON text.")
             if isinstance(body, dict):
                 if isinstance(body.get("title"), str):
                     title = body["title"]
@@ -107,7 +119,7 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
         conversation = actions.create_conversation(request.user, title, system_prompt)
         return JsonResponse(conversation_header(conversation), status=201)
     query = request.GET.get("q", "").strip()
-    rows = Conversation.objects.for_user(request.user).order_by("-updated")
+    rows = Conversation.objects.for_user(request.user).chats().order_by("-updated")
     if query:
         rows = rows.filter(
             Q(title__icontains=query) | Q(turns__content__icontains=query)
@@ -132,7 +144,7 @@ def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse
         return json_error(404, "not_found", "No such conversation.")
     if request.method == "PATCH":
         try:
-            body = json.loads(request.body or b"{}")
+            body = _read_json(request.body or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict) or not ({"title", "system_prompt"} & set(body)):

@@ -7,7 +7,9 @@ connection test pass `allow_redirects=False`); and an operator may restrict the
 hosts with UPSTREAM_ALLOWED_HOSTS (comma-separated; empty: any host). An entry
 is a host name or IP address, matched exactly, or `.example.com` / `*.example.com`
 for that domain and every name under it. Names are not resolved: the list says
-which names may be called, not which addresses they point to.
+which names may be called, not which addresses they point to. A user name or
+password in the URL (`http://api.example.com@10.0.0.1/`) is refused: it hides the
+host actually called from whoever reads the URL, and keys belong in API keys.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ SCHEMES = ("http", "https")
 
 BAD_SCHEME = _("The base URL must start with http:// or https://.")
 NO_HOST = _("The base URL has no host name.")
+USERINFO = _(
+    "The base URL must not contain a user name or password (the part before @): "
+    "the host after the @ is the one called. Put the key in the provider's API keys."
+)
 HOST_NOT_ALLOWED = _(
     "This server may only call the hosts in UPSTREAM_ALLOWED_HOSTS (%(hosts)s); "
     "%(host)s is not one of them."
@@ -58,6 +64,8 @@ def problem(url: str) -> ValidationError | None:
         return ValidationError(BAD_SCHEME, code="scheme")
     if not host:
         return ValidationError(NO_HOST, code="host")
+    if "@" in parts.netloc:
+        return ValidationError(USERINFO, code="userinfo")
     allowed = allowed_hosts()
     if not host_allowed(host, allowed):
         return ValidationError(

@@ -121,7 +121,10 @@ def reference_items(raw: Any) -> list[dict[str, Any]]:
 
 # What a person reads: what happened and what they can do. The runner stores them in
 # English; static/chat/errors.js has the same sentences, word for word, and translates
-# them in the page (tests/test_error_messages.py checks both lists agree).
+# them in the page (tests/test_error_messages.py checks both lists agree). Never the
+# provider's own words: an error body can be any page behind the base URL (an
+# intranet's, a gateway's), so they stay in the error's `message` (the stored
+# `detail`), which only staff read.
 CONNECT_FAILED = _(
     "The model's provider could not be reached. Try again in a moment; if it keeps "
     "failing, an admin can check the provider's address and the server's network."
@@ -134,21 +137,21 @@ REDIRECTED = _(
     "The provider's address redirects elsewhere (HTTP %(status)s). "
     "An admin needs to check its base URL."
 )
-REFUSED = _("The provider refused the request: %(reason)s")
+REFUSED = _(
+    "The provider refused the request (HTTP %(status)s). Try other options or another model."
+)
 REFUSED_PLAIN = _("The provider refused the request. Try other options or another model.")
 THINKING_OFF_EFFORT = _(
     "With thinking off, this model only accepts minimal effort. "
     "Turn thinking on or set the effort to minimal."
 )
-HTTP_ERROR = _("The provider answered with an error (HTTP %(status)s): %(reason)s")
+HTTP_ERROR = _(
+    "The provider answered with an error (HTTP %(status)s). "
+    "Try again; if it keeps happening, tell an admin."
+)
 UNAVAILABLE = _("The provider is not answering right now. Try again in a moment.")
 SERVER_ERROR = _("The provider had a problem (HTTP %(status)s). Try again in a moment.")
-SERVER_ERROR_SAID = _(
-    "The provider had a problem (HTTP %(status)s). Try again in a moment. "
-    "The provider said: %(reason)s"
-)
 FAILED = _("The provider could not finish the answer. Try again in a moment.")
-FAILED_SAID = _("The provider stopped with an error: %(reason)s")
 UNREADABLE = _(
     "The provider's answer could not be read. Try again; if it keeps failing, "
     "an admin can check the provider's settings."
@@ -283,9 +286,7 @@ def _error_from_response(status: int, body: bytes, scrub: Any) -> ProviderError:
     # Scrubbed before it is cut: a key cut in two would no longer match.
     text = scrub(body.decode("utf-8", "replace").strip())[:500]
     message = f"HTTP {status}: {said or text or _reason(status)}"
-    # An HTML page (a proxy's, a wrong base URL's) is no sentence for a person.
-    reason = said[:500] or (text if not text.startswith("<") else "") or _reason(status)
-    values = {"status": status, "reason": reason}
+    values = {"status": status}
     if status in (401, 403):
         return AuthError(message, status=status)
     if status == 429:
@@ -297,22 +298,20 @@ def _error_from_response(status: int, body: bytes, scrub: Any) -> ProviderError:
     if status in (400, 404, 409, 413, 422):
         return BadRequest(message, status=status, plain=REFUSED, values=values)
     if status >= 500:
-        # Only a JSON error's own words: a 502's body is usually a proxy's HTML page.
         return UpstreamUnavailable(
             message,
             status=status,
             retryable=status in (500, 502, 503, 504),
-            plain=SERVER_ERROR_SAID if said else SERVER_ERROR,
+            plain=SERVER_ERROR,
             values=values,
         )
     return ProviderError(message, status=status, plain=HTTP_ERROR, values=values)
 
 
 def stream_error(said: str, fallback: str) -> ProviderError:
-    """An error the provider reported inside a 2xx stream (`said`: its words, scrubbed)."""
-    if said:
-        return ProviderError(said, plain=FAILED_SAID, values={"reason": said})
-    return ProviderError(fallback)
+    """An error the provider reported inside a 2xx stream (`said`: its words, scrubbed,
+    kept for staff; the person reads FAILED)."""
+    return ProviderError(said or fallback)
 
 
 def _reason(status: int) -> str:

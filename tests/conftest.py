@@ -97,6 +97,7 @@ def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
 # --- Django side -------------------------------------------------------------
 
 ORIGIN = b"http://127.0.0.1:8000"
+HOST = b"127.0.0.1:8000"  # the page's own: the socket's Origin must match it
 
 
 @pytest.fixture
@@ -171,8 +172,8 @@ def ws_for():  # type: ignore[no-untyped-def]
 
     from chatsite.asgi import application
 
-    async def make(user, conversation_id, origin: bytes = ORIGIN):  # type: ignore[no-untyped-def]
-        headers = [(b"origin", origin)]
+    async def make(user, conversation_id, origin: bytes = ORIGIN, host: bytes = HOST):  # type: ignore[no-untyped-def]
+        headers = [(b"origin", origin), (b"host", host)]
         if user is not None:
             cookie = await database_sync_to_async(session_cookie)(user)
             headers.append((b"cookie", f"sessionid={cookie}".encode()))

@@ -259,10 +259,13 @@ async def test_upstream_5xx_fails_the_turn_with_a_clear_error(
     failed = frames[-1]
     assert failed["type"] == "turn.failed"
     assert failed["error"]["code"] == "upstream_unavailable"
-    assert "Service is too busy" in failed["error"]["message"]
+    # The provider's words are for staff: in the stored detail, not the message.
+    assert "Service is too busy" not in failed["error"]["message"]
+    assert f"(HTTP {status})" in failed["error"]["message"]
     assert len(fake_upstream.requests) == 3  # retried before the first token, bounded
     turn = await get_turn(failed["turn"])
     assert turn.status == Turn.Status.FAILED and turn.error["code"] == "upstream_unavailable"
+    assert "Service is too busy" in turn.error["detail"]
 
 
 async def test_retry_before_first_token_then_success(

@@ -119,10 +119,10 @@ async def test_the_fake_upstream_rejects_replayed_reasoning(
 
     monkeypatch.setattr(client_cls, "payload", leaky_payload)
     fake_upstream.enqueue(stream(reasoning=["x"], content=["never served"]))
-    frames, _ = await run_turn(ws_for, alice, conversation, content="two", model=model)
+    frames, turn = await run_turn(ws_for, alice, conversation, content="two", model=model)
     assert frames[-1]["type"] == "turn.failed"
     assert frames[-1]["error"]["code"] == "bad_request"
-    assert "reasoning" in frames[-1]["error"]["message"]
+    assert "reasoning" in turn.error["detail"]  # the fake's 400 (for staff)
 
 
 def _turn(role: str, content: str, status: str = "completed", reasoning: str = "") -> Turn:

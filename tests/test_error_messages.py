@@ -20,7 +20,7 @@ from conversations.errors import INTERNAL, INTERRUPTED, MESSAGES, ClientError
 from conversations.models import Conversation, Turn
 from providers import wire as base
 from providers.fake_upstream import chat_stream, error_response
-from tests.conftest import ORIGIN, TEST_API_KEY, session_cookie
+from tests.conftest import HOST, ORIGIN, TEST_API_KEY, session_cookie
 from tests.helpers import MODEL, collect_turn, connect, run_turn
 
 ERRORS_JS = Path(__file__).resolve().parent.parent / "static" / "chat" / "errors.js"
@@ -111,14 +111,13 @@ async def test_unreachable_provider_says_so_plainly_and_keeps_the_detail_for_adm
             500,
             {"error": {"message": "Overloaded", "type": "server_error"}},
             "upstream_unavailable",
-            "The provider had a problem (HTTP 500). Try again in a moment. "
-            "The provider said: Overloaded (server_error)",
+            "The provider had a problem (HTTP 500). Try again in a moment.",
         ),
         (
             400,
             {"error": {"message": f"Unknown field; your key {TEST_API_KEY}", "code": "invalid"}},
             "bad_request",
-            "The provider refused the request: Unknown field; your key *** (invalid)",
+            "The provider refused the request (HTTP 400). Try other options or another model.",
         ),
         (
             402,
@@ -192,7 +191,7 @@ async def socket_with(user: Any, conversation_id: Any, **headers: str) -> Websoc
 
     cookie = await database_sync_to_async(session_cookie)(user)
     cookies = "; ".join([f"sessionid={cookie}", *filter(None, [headers.pop("cookie", "")])])
-    raw = [(b"origin", ORIGIN), (b"cookie", cookies.encode())]
+    raw = [(b"origin", ORIGIN), (b"host", HOST), (b"cookie", cookies.encode())]
     raw += [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     ws = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers=raw)
     connected, _ = await ws.connect()

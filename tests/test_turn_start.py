@@ -49,7 +49,10 @@ def test_the_context_reads_no_reasoning(
         usage=None,
         timings=None,
     )
-    with django_assert_max_num_queries(4) as queries:
+    # The tree and the system prompt (the model is cached); the admission's
+    # transaction (SQLite's BEGIN IMMEDIATE, PostgreSQL's row lock on the person),
+    # count of running turns and reservation (accounts/admission.py).
+    with django_assert_max_num_queries(6) as queries:
         plan = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert all("reasoning_content" not in q["sql"] for q in queries.captured_queries)
     assert [m.content for m in plan.request.messages] == ["one", "public", "two"]

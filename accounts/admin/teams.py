@@ -1,4 +1,7 @@
-"""The admin of teams: members, reviewers (who must be members), models, quota."""
+"""The admin of teams: members, reviewers (who must be members), models, quota.
+
+A team with an IdP group takes its members from company sign-ins (accounts/oidc/
+sync.py): they are shown, not edited, here; setting the group recomputes them."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin.audited import AuditedAdmin
+from accounts.oidc.sync import sync_team
 from accounts.teams import Team
 from accounts.usage import DailyUsage
 
@@ -25,6 +29,7 @@ class TeamForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Team
         fields = (
             "name",
+            "idp_group",
             "members",
             "reviewers",
             "models",
@@ -34,7 +39,18 @@ class TeamForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        members = set(data.get("members") or ())
+        if "members" in self.fields:
+            members = set(data.get("members") or ())
+            if data.get("idp_group") and "members" in self.changed_data:
+                self.add_error(
+                    "members",
+                    gettext(
+                        "This team follows an IdP group: its members come from company "
+                        "sign-ins. Leave them as they are."
+                    ),
+                )
+        else:  # read-only: the team follows an IdP group
+            members = set(self.instance.members.all()) if self.instance.pk else set()
         outside = [u for u in data.get("reviewers") or () if u not in members]
         if outside:
             names = ", ".join(sorted(u.get_username() for u in outside))
@@ -73,6 +89,7 @@ class TeamAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = TeamForm
     list_display = (
         "name",
+        "idp_managed",
         "member_count",
         "model_count",
         "quota",
@@ -85,7 +102,7 @@ class TeamAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ("created", "used_today")
     fieldsets = (
         (None, {"fields": ("name", "created")}),
-        (_("People"), {"fields": ("members", "reviewers")}),
+        (_("People"), {"fields": ("idp_group", "members", "reviewers")}),
         (_("Models"), {"fields": ("models",)}),
         (
             _("Limits"),
@@ -103,6 +120,23 @@ class TeamAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
                 used=Coalesce(_used_today(), 0),
             )
         )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.idp_group:
+            return (*fields, "members")  # from company sign-ins, never by hand
+        return fields
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if form.instance.idp_group and (not change or "idp_group" in form.changed_data):
+            sync_team(form.instance, request.user)
+
+    @admin.display(description=_("Members from"), ordering="idp_group")
+    def idp_managed(self, team: Team) -> str:
+        if team.idp_group:
+            return gettext("IdP group %(group)s") % {"group": team.idp_group}
+        return gettext("by hand")
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "models":  # labels name the provider: one query, not one a row

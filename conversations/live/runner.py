@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from accounts import admission
 from conversations import actions
 from conversations.errors import INTERNAL, INTERRUPTED, sent_error, stored_error
 from conversations.live.db import run_db
@@ -110,6 +111,7 @@ class TurnRunner(EventPump):
             await run_db(actions.store_turn, self.plan)
         except BaseException as exc:
             self._abandon()
+            await asyncio.shield(self._release_admission())
             if isinstance(exc, asyncio.CancelledError):
                 raise
             self.stored.set_exception(exc)  # the consumer reports it (e.g. Busy)
@@ -124,6 +126,13 @@ class TurnRunner(EventPump):
             await self._run_stored(started, upstream)
         finally:
             await asyncio.shield(self._release(fanout))
+
+    async def _release_admission(self) -> None:
+        """The turn was not stored: its reservation goes now, not at the next sweep."""
+        try:
+            await run_db(admission.release, self.turn_id)
+        except Exception:  # the sweeper drops it once it is older than a lease
+            logger.warning("turn %s: reservation not released", self.turn_id, exc_info=True)
 
     async def _release(self, fanout: Fanout) -> None:
         try:

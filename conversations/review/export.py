@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from conversations.errors import public_error
 from conversations.export import _fence
 from conversations.models import Turn
 from conversations.review import sorting, traces
@@ -83,12 +84,6 @@ def records(
                 "references": turn.references,  # a web-search bot's sources, or null
                 **traces.summary(reviews.get(turn.id, [])),
             }
-
-
-def public_error(error: Any, *, staff: bool) -> Any:
-    if isinstance(error, dict) and not staff:
-        return {k: v for k, v in error.items() if k != "detail"}
-    return error
 
 
 def jsonl_lines(

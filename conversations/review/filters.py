@@ -5,7 +5,8 @@ Parameters (DESIGN): `q`, `model` (`provider/model id`), `user` (username), `tea
 `until` (ISO dates, both inclusive; a full ISO datetime works too). Ours: `provider`,
 `min_reasoning` / `max_reasoning` (reasoning tokens), `min_thinking` /
 `max_thinking` (thinking time, seconds), `signal` (`empty_answer`, `cut` or
-`looping`: the turn's stored `TraceSignals`, review/signals.py), `sort` (one of
+`looping`: the turn's stored `TraceSignals`, review/signals.py), `source` (`chat`,
+or `api`: requests to the OpenAI-compatible API), `sort` (one of
 review/sorting.py's orders; newest first when absent), `after` (the keyset cursor,
 which encodes the order's key).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,16 +30,29 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations.models import Turn
+from conversations.models import Source, Turn
 from conversations.review import sorting
 from conversations.review.models import Review, ReviewTag
 
 PAGE_SIZE = 50
-TEXT_PARAMS = ("q", "provider", "model", "user", "team", "status", "rating", "tag", "signal")
+TEXT_PARAMS = (
+    "q",
+    "provider",
+    "model",
+    "user",
+    "team",
+    "status",
+    "rating",
+    "tag",
+    "signal",
+    "source",
+)
 SIGNALS = ("empty_answer", "cut", "looping")
 RANGE_PARAMS = ("min_reasoning", "max_reasoning", "min_thinking", "max_thinking")
 DATE_PARAMS = ("since", "until")
 PARAMS = TEXT_PARAMS + DATE_PARAMS + RANGE_PARAMS + ("sort",)
+MAX_SEARCH_WORDS = 32
+MAX_SEARCH_CHARS = 200
 
 # Scripts written without spaces: the 'simple' parser keeps a whole run as one token,
 # so a word inside it would never match; such queries search by substring, narrowed
@@ -62,6 +76,7 @@ class TraceFilters:
     until: datetime | None = None  # exclusive
     ranges: dict[str, float] = field(default_factory=dict)
     sort: sorting.Sort = field(default_factory=lambda: sorting.get(None))
+    note: str = ""  # what the list did to the parameters, for the person
 
     @classmethod
     def from_params(cls, params: Any) -> TraceFilters:
@@ -70,10 +85,14 @@ class TraceFilters:
             value = (params.get(name) or "").strip()
             if value:
                 found.values[name] = value
+        if "q" in found.values:
+            found.values["q"], found.note = _bounded_search(found.values["q"])
         if "rating" in found.values and found.values["rating"] not in ("good", "bad", "none"):
             raise BadFilter(_("Rating must be good, bad or none."))
         if "signal" in found.values and found.values["signal"] not in SIGNALS:
             raise BadFilter(_("Signal must be empty_answer, cut or looping."))
+        if "source" in found.values and found.values["source"] not in Source.values:
+            raise BadFilter(_("Source must be chat or api."))
         try:
             found.sort = sorting.get(found.values.get("sort"))
         except ValueError:
@@ -106,6 +125,8 @@ class TraceFilters:
             turns = turns.filter(conversation__owner__teams__name=v["team"])
         if "status" in v:
             turns = turns.filter(status=v["status"])
+        if "source" in v:  # chat, or requests to the OpenAI-compatible API
+            turns = turns.filter(conversation__source=v["source"])
         if v.get("rating") == "none":
             turns = turns.exclude(Exists(_reviews().exclude(rating="")))
         elif "rating" in v:
@@ -136,8 +157,11 @@ def _reviews() -> QuerySet[Review]:
     return Review.objects.filter(turn=OuterRef("pk"))
 
 
-def _moment(text: str, *, end: bool) -> datetime:
-    """An ISO date (the whole day: `until` includes it) or datetime, made aware."""
+def _moment(text: str, *, end: bool) -> datetime | None:
+    """An ISO date (the whole day: `until` includes it) or datetime, made aware and
+    in UTC. None where that falls outside what a datetime holds (the day after
+    9999-12-31, or year 1 seen from UTC): before or after every turn, no bound."""
+    whole_day = False
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -145,11 +169,31 @@ def _moment(text: str, *, end: bool) -> datetime:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise BadFilter(_("Dates must be ISO dates, such as 2026-01-31.")) from None
+    else:
+        moment, whole_day = datetime.combine(day, time.min), end
+    try:
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
-        return moment
-    moment = timezone.make_aware(datetime.combine(day, time.min))
-    return moment + timedelta(days=1) if end else moment
+        if whole_day:
+            moment += timedelta(days=1)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _bounded_search(query: str) -> tuple[str, str]:
+    """The query cut to MAX_SEARCH_WORDS words and MAX_SEARCH_CHARS characters, and
+    what was cut, in words. Each word is a condition over two texts: a thousand of
+    them took seconds, and SQLite refuses so deep an expression tree."""
+    words = query.split()
+    bounded = " ".join(words[:MAX_SEARCH_WORDS])
+    if len(bounded) > MAX_SEARCH_CHARS:
+        note = _("Only the first %(count)s characters of a search are used.")
+        return bounded[:MAX_SEARCH_CHARS].strip(), note % {"count": MAX_SEARCH_CHARS}
+    if len(words) > MAX_SEARCH_WORDS:
+        note = _("Only the first %(count)s words of a search are used.")
+        return bounded, note % {"count": MAX_SEARCH_WORDS}
+    return query, ""
 
 
 def search(turns: QuerySet[Turn], query: str) -> QuerySet[Turn]:

@@ -37,6 +37,9 @@ def contexts(turns: Iterable[Turn]) -> dict[Any, list[Message]]:
         trees[row.conversation_id].append(row)
     found: dict[Any, list[Message]] = {}
     for turn in turns:
+        if turn.request_messages is not None:  # an API request's: kept as sent
+            found[turn.id] = [Message(**m) for m in turn.request_messages]
+            continue
         path = path_to(trees[turn.conversation_id], turn.parent_id)
         try:
             # The inputs its plan gave the builder, as kept on the turn: the

@@ -24,12 +24,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from conversations.errors import public_error
 from conversations.models import Turn
 from conversations.review import actions, export, plain, queue, sorting, traces
 from conversations.review.filters import BadFilter, TraceFilters, page, with_filters
 from conversations.review.forms import RedactForm, ReviewForm
-from conversations.review.visibility import reviewed_teams, visible_turns
-from providers.models import ChatModel
+from conversations.review.visibility import reviewable_models, reviewed_teams, visible_turns
 
 
 def _trace(request: HttpRequest, turn_id: Any) -> Turn:
@@ -73,7 +73,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         turns = (
             filters.apply(visible_turns(request.user))
             .select_related("conversation__owner", "signals")
-            .defer("content", "reasoning_content")
+            .defer("content", "reasoning_content", "request_messages")
         )
         rows, next_cursor = page(turns, request.GET.get("after"), sort=filters.sort)
     except BadFilter as exc:
@@ -84,6 +84,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "rows": [_row(t, reviews.get(t.id, []), heads.get(t.pk, ("", ""))) for t in rows],
         "values": filters.values,
         "error": error,
+        "note": filters.note,
         "next_url": "?" + urlencode({**filters.values, "after": next_cursor})
         if next_cursor
         else "",
@@ -98,9 +99,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "sorts": sorting.SORTS.values(),
         "column_sorts": _column_sorts(filters),
         "teams": reviewed_teams(request.user),
-        "models": ChatModel.objects.select_related("provider").order_by(
-            "provider__name", "model_id"
-        ),
+        "models": reviewable_models(request.user),
     }
     return render(request, "review/list.html", context, status=status)
 
@@ -180,7 +179,7 @@ def trace_page(request: HttpRequest, turn_id: Any) -> HttpResponse:
         "usage": usage,
         "answer_tokens": traces.answer_tokens(usage),
         "timings": [(label, _seconds(timings.get(key))) for key, label in _timing_labels()],
-        "error": export.public_error(turn.error, staff=request.user.is_staff),
+        "error": public_error(turn.error, staff=request.user.is_staff),
         "reviews": turn_reviews,
         "form": form,
         "redact_form": RedactForm(),

@@ -127,7 +127,7 @@ class ApiKeyAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     def masked(self, obj: ApiKey) -> str:
         return _masked(obj)
 
-    @admin.action(description=_("Disable selected keys"))
+    @admin.action(description=_("Disable selected keys"), permissions=["change"])
     def disable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         changed = set_enabled(queryset, False, request.user)
         self.message_user(
@@ -137,7 +137,7 @@ class ApiKeyAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("Enable selected keys"))
+    @admin.action(description=_("Enable selected keys"), permissions=["change"])
     def enable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         changed = set_enabled(queryset, True, request.user)
         self.message_user(
@@ -198,13 +198,17 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     # Adding: "start from preset" (providers/admin/presets.py); changing: every field.
     add_form = preset_admin.ProviderAddForm
 
-    @admin.action(description=_("Test connection"))
+    # Testing sends the keys to the base URL and writes audit entries: an editor's act.
+    @admin.action(description=_("Test connection"), permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         connection_admin.test_connection(self, request, queryset)
 
-    @admin.action(description=_("Import models"))
+    @admin.action(description=_("Import models"), permissions=["import_models"])
     def import_models(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         preset_admin.import_models(self, request, queryset)
+
+    def has_import_models_permission(self, request: HttpRequest) -> bool:
+        return preset_admin.may_import_models(request) and self.has_change_permission(request)
 
     def get_form(
         self, request: HttpRequest, obj: Any | None = None, change: bool = False, **kwargs: Any

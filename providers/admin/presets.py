@@ -10,13 +10,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from providers import model_import, presets
-from providers.models import Provider
+from providers.models import ChatModel, Provider
 
 
 def _preset_choices() -> list[tuple[str, str]]:
@@ -121,6 +122,12 @@ def _report(result: model_import.ImportResult, provider: Provider) -> str:
             + said
         )
     return gettext("%(provider)s: nothing to import.") % values + said
+
+
+def may_import_models(request: HttpRequest) -> bool:
+    """Importing adds models: the add permission on models, beside the provider's change."""
+    opts = ChatModel._meta
+    return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('add', opts)}")
 
 
 def import_models(

@@ -711,15 +711,44 @@ async function createConversation() {
 // --- composer --------------------------------------------------------------
 
 const maxChars = Number(root.dataset.maxChars) || 100000;
+// The server's websocket frame limit (daphne's default): a bigger frame is not
+// answered, the connection is dropped.
+const MAX_FRAME_BYTES = 1024 * 1024;
+const MB = 1024 * 1024;
+
+// Characters as the server counts them (code points: an emoji is one).
+function charCount(text) {
+  let n = 0;
+  for (const _c of text) n++;
+  return n;
+}
+
+// What the message cannot be sent as, in plain words; null when it can.
+function refusal(frame) {
+  const length = charCount(frame.content);
+  if (length > maxChars) {
+    return fmt(_("This message is %(length)s characters long; the limit is %(limit)s. Shorten it or send it in parts."), { length: length.toLocaleString(), limit: maxChars.toLocaleString() });
+  }
+  // The bytes actually sent: UTF-8 of the JSON text, escapes included.
+  const bytes = new TextEncoder().encode(JSON.stringify(frame)).length;
+  if (bytes > MAX_FRAME_BYTES) {
+    const size = (bytes / MB).toLocaleString(undefined, { maximumFractionDigits: 1 });
+    return fmt(_("This message is too large to send: %(size)s MB once encoded, and the limit is %(limit)s MB. Shorten it or send it in parts."), { size, limit: (MAX_FRAME_BYTES / MB).toLocaleString() });
+  }
+  return null;
+}
 
 async function submit() {
   const content = input.value;
   if (!content.trim() || runningTurn) return;
   if (!modelSel.value) { showNotice(_("No model is configured yet: an admin adds one in the admin.")); return; }
-  if (content.length > maxChars) {
-    showNotice(fmt(_("This message is %(length)s characters long; the limit is %(limit)s. Shorten it or send it in parts."), { length: content.length.toLocaleString(), limit: maxChars.toLocaleString() }));
-    return;
-  }
+  const path = activePath();
+  const frame = { type: "user_message", content, model: modelSel.value, options: chosenOptions() };
+  // Edited: follow the edited message's parent; else the turn shown last.
+  if (editParent !== undefined) frame.parent = editParent;
+  else if (path.length) frame.parent = path[path.length - 1].id;
+  const refused = refusal(frame);
+  if (refused) { showNotice(refused); return; } // the text stays in the box
   const first = !conversationId;
   setRunning(PENDING);
   preload(); // code highlighting and math, fetched while the model thinks
@@ -732,11 +761,6 @@ async function submit() {
   }
   const empty = messagesEl.querySelector(".empty-state");
   if (empty) empty.remove();
-  const path = activePath();
-  const frame = { type: "user_message", content, model: modelSel.value, options: chosenOptions() };
-  // Edited: follow the edited message's parent; else the turn shown last.
-  if (editParent !== undefined) frame.parent = editParent;
-  else if (path.length) frame.parent = path[path.length - 1].id;
   // Shown at once; kept in the box until the server starts the turn.
   const bubble = el("article", "turn turn-user pending");
   bubble.append(el("div", "bubble", content));

@@ -3,8 +3,8 @@
 // The server stores a turn's error once, in English (providers/clients/base.py,
 // conversations/errors.py), and anyone may read it later in their own language.
 // So the sentences are here too, word for word: a stored message that is one of
-// them (with its variable parts, e.g. the HTTP status or the provider's own words)
-// is shown translated. `error` frames are not here: the server already sends them
+// them (with its variable parts, e.g. the HTTP status) is shown translated. None
+// carries the provider's own words: those are for staff (the trace page, the admin). `error` frames are not here: the server already sends them
 // in the socket's language, and their codes fall through to `error.message`.
 
 // Strings go through Django's JavaScript catalog (loaded before the modules).
@@ -34,15 +34,13 @@ const SENTENCES = [
   RATE_LIMITED,
   gettext_noop("The provider's account has run out of credit. An admin needs to top it up."),
   gettext_noop("The provider's address redirects elsewhere (HTTP %(status)s). An admin needs to check its base URL."),
-  gettext_noop("The provider refused the request: %(reason)s"),
+  gettext_noop("The provider refused the request (HTTP %(status)s). Try other options or another model."),
   REFUSED_PLAIN,
   gettext_noop("With thinking off, this model only accepts minimal effort. Turn thinking on or set the effort to minimal."),
-  gettext_noop("The provider answered with an error (HTTP %(status)s): %(reason)s"),
+  gettext_noop("The provider answered with an error (HTTP %(status)s). Try again; if it keeps happening, tell an admin."),
   UNAVAILABLE,
-  gettext_noop("The provider had a problem (HTTP %(status)s). Try again in a moment. The provider said: %(reason)s"),
   gettext_noop("The provider had a problem (HTTP %(status)s). Try again in a moment."),
   FAILED,
-  gettext_noop("The provider stopped with an error: %(reason)s"),
   gettext_noop("The provider's answer could not be read. Try again; if it keeps failing, an admin can check the provider's settings."),
   CUT,
   STALLED,

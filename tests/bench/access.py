@@ -5,8 +5,9 @@
 Builds a throwaway test database (SQLite, or PostgreSQL with DATABASE_URL), with
 `--teams` teams of `--members` people each, every team given two of ten models
 and a quota, and a day of usage rows for everyone. Then times what a turn start
-asks of accounts/access.py and accounts/quota.py (`resolve_model` with
-its access check, then `check_quota` and `limits.check_limits`) for a member of one team: cold (caches
+asks of accounts/access.py, accounts/quota.py and accounts/admission.py
+(`resolve_model` with its access check, then `check_quota`, then `admission.admit`
+and, as the turn's end does, `admission.release`) for a member of one team: cold (caches
 cleared before each call: what the first turn after an admin change pays) and
 warm (the common case), as database time, queries and wall time per call.
 """
@@ -75,10 +76,12 @@ def _seed(teams: int, members: int) -> Any:
 
 
 def _measure(user: Any, rounds: int, cold: bool) -> str:
+    import uuid
+
     from django.core.cache import cache
     from django.db import connection
 
-    from accounts import access, limits, quota
+    from accounts import access, admission, quota
     from conversations import catalog
 
     db_time = [0.0]
@@ -101,9 +104,11 @@ def _measure(user: Any, rounds: int, cold: bool) -> str:
                 quota.clear()
             db_before = db_time[0]
             start = time.perf_counter()
-            catalog.resolve_model("p/m0", user)  # model m0 is team 0's: user u0 may use it
+            resolved = catalog.resolve_model("p/m0", user)  # m0 is team 0's: u0 may use it
             quota.check_quota(user)
-            limits.check_limits(user)
+            turn_id = str(uuid.uuid4())
+            admission.admit(user, turn_id, resolved.model)
+            admission.release(turn_id)
             walls.append(time.perf_counter() - start)
             dbs.append(db_time[0] - db_before)
     return (

@@ -27,7 +27,12 @@ def english_strings() -> set[str]:
                     if re.search(r"[A-Za-z]{3,}", part):
                         found.add(part.strip(" :().·"))
     found.discard("")
-    return found
+    return found - KEPT_AS_IS
+
+
+# Technical terms the Chinese catalog keeps in Latin letters, as Chinese developer
+# documentation does ("API 令牌", "推理 120 tokens").
+KEPT_AS_IS = {"API", "token", "tokens"}
 
 
 def chrome_text(page) -> str:  # type: ignore[no-untyped-def]

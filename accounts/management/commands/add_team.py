@@ -4,6 +4,11 @@ Idempotent, like add_provider: named members, reviewers and models are added, th
 others kept; the quota and retention change only when given. Reviewers are made
 members too (accounts/teams.py). Every name is checked before anything is
 written: one unknown user or model and nothing changes.
+
+`--idp-group NAME` makes the team follow a group of the company sign-in (its
+members are then the people whose latest sign-in carried it, recomputed at once);
+`--idp-group ""` hands the members back to the admin. Such a team takes no
+`--member`, and its `--reviewer`s must already be members.
 """
 
 from argparse import ArgumentTypeError
@@ -15,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.audit import AuditEntry, record, record_change
+from accounts.oidc.sync import sync_team
 from accounts.teams import Team
 from providers.models import ChatModel
 
@@ -44,6 +50,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--daily-token-quota", type=_at_least(0), metavar="N")
         parser.add_argument("--reasoning-retention-days", type=_at_least(1), metavar="N")
+        parser.add_argument("--idp-group", metavar="NAME", help='a group claim value; "" for none')
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()
@@ -52,9 +59,20 @@ class Command(BaseCommand):
         reviewers = self._users(options["reviewers"])
         members = self._users(options["members"]) | reviewers
         models = self._models(options["models"])
+        if options["idp_group"] is not None:
+            options["idp_group"] = options["idp_group"].strip()
+            if len(options["idp_group"]) > 200:
+                raise CommandError("--idp-group must be at most 200 characters.")
         with transaction.atomic():
             team, created = Team.objects.get_or_create(name=name)
             changed = []
+            if options["idp_group"] is not None and team.idp_group != options["idp_group"]:
+                team.idp_group = options["idp_group"]
+                team.save(update_fields=["idp_group"])
+                changed.append("idp_group")
+                sync_team(team, None)
+            if team.idp_group:
+                members = self._idp_members(team, options["members"], reviewers)
             for option in ("daily_token_quota", "reasoning_retention_days"):
                 if options[option] is not None and getattr(team, option) != options[option]:
                     setattr(team, option, options[option])
@@ -89,7 +107,25 @@ class Command(BaseCommand):
             f"models added: {_names(m.ref for m in new_models)}; "
             f"daily token quota {quota}; "
             f"reasoning kept {'forever' if retention is None else f'{retention} days'}"
+            + (f"; members from the IdP group {team.idp_group}" if team.idp_group else "")
         )
+
+    def _idp_members(self, team: Team, named: list[str], reviewers: set[Any]) -> set[Any]:
+        """A team that follows an IdP group: nobody is added by hand, and reviewers
+        must already be members (raised inside the transaction: nothing is kept)."""
+        if named:
+            raise CommandError(
+                f"Team {team.name} follows the IdP group {team.idp_group}: its members "
+                "come from company sign-ins, not --member."
+            )
+        outside = reviewers - set(team.members.all())
+        if outside:
+            names = ", ".join(sorted(u.get_username() for u in outside))
+            raise CommandError(
+                f"Reviewers must be members; {names} not in {team.name} (members of "
+                f"the IdP group {team.idp_group} become members at their sign-in)."
+            )
+        return set()
 
     def _users(self, usernames: list[str]) -> set[Any]:
         user_model = get_user_model()

@@ -1,0 +1,178 @@
+"""Personal API tokens: a person's scripts and editors use the team's models with one.
+
+A token's secret is `sk-` and 32 random bytes, URL-safe (43 characters). It is
+shown once, when made, and stored only as its SHA-256: a stolen database gives no
+usable token. 32 random bytes need no slow hash (there is nothing to guess), so a
+request is looked up by its hash in one indexed query, and the stored hash is
+compared with the computed one in constant time. For display the row keeps the
+secret's first characters and last four (`sk-Ab12…wxyz`), as the providers' own
+consoles do.
+
+Failed authentications are counted per client address, like failed sign-ins
+(accounts/throttle.py): API_TOKEN_MAX_FAILURES bad tokens from one address within
+API_TOKEN_LOCKOUT_MINUTES and that address gets 429 until the window from its
+first failure ends, good tokens included, so guessing stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+PREFIX = "sk-"
+SHOWN_CHARS = 7  # "sk-" and four random characters: enough to tell tokens apart
+# last_used is written at most this often per token: not one UPDATE per request.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        """Neither revoked nor expired."""
+        now = timezone.now()
+        return self.filter(revoked__isnull=True).filter(
+            Q(expires__isnull=True) | Q(expires__gt=now)
+        )
+
+    def for_user(self, user: Any) -> ApiTokenQuerySet:
+        """A person's own tokens: everyone else's do not exist for them (404)."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    # SHA-256 of the whole secret, hex: the only form of the secret the server keeps.
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("starts with"), max_length=SHOWN_CHARS, editable=False)
+    last_four = models.CharField(_("ends with"), max_length=4, editable=False)
+    created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    # Revoked tokens are kept (the audit log and the turns name them), never accepted.
+    revoked = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "-created"], name="apitoken_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked})"
+
+    @property
+    def masked(self) -> str:
+        return f"{self.prefix}…{self.last_four}"
+
+    def audit_name(self) -> str:
+        """As the audit log names it: owner, name and the masked secret, never the secret."""
+        return f"{self.user.get_username()}: {self.name} {self.masked}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
+
+
+def create_token(user: Any, name: str, expires_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for `user`, and its secret (the only time it exists in full)."""
+    secret = PREFIX + secrets.token_urlsafe(32)
+    now = timezone.now()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name.strip()[:100],
+        secret_hash=digest(secret),
+        prefix=secret[:SHOWN_CHARS],
+        last_four=secret[-4:],
+        created=now,
+        expires=now + timedelta(days=expires_days) if expires_days else None,
+    )
+    return token, secret
+
+
+def revoke(token: ApiToken) -> bool:
+    """Revoke it now; False when it already was."""
+    now = timezone.now()
+    done = ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=now)
+    if done:
+        token.revoked = now
+    return bool(done)
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user: Any
+    token_id: int
+    token_name: str
+
+
+def authenticate(secret: str) -> Authenticated | None:
+    """The active token with this secret and its active owner, or None (unknown,
+    revoked, expired, or the owner is inactive: the caller answers 401 alike)."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    wanted = digest(secret)
+    token = ApiToken.objects.select_related("user").filter(secret_hash=wanted).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, wanted):
+        return None
+    if token.revoked is not None or token.is_expired or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used is None or now - token.last_used >= LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+    return Authenticated(token.user, token.pk, token.name)
+
+
+# --- failed authentications per address ---------------------------------------
+
+
+def _key(address: str) -> tuple[str, str]:
+    hashed = hashlib.sha256(address.encode()).hexdigest()[:32]
+    return f"apitoken:failures:{hashed}", f"apitoken:since:{hashed}"
+
+
+def locked_for(address: str) -> float:
+    """Seconds this address must still wait; 0 when it may try."""
+    limit = settings.API_TOKEN_MAX_FAILURES
+    if limit <= 0:
+        return 0.0
+    count_key, since_key = _key(address)
+    if (cache.get(count_key) or 0) < limit:
+        return 0.0
+    since = cache.get(since_key) or time.time()
+    return max(0.0, since + settings.API_TOKEN_LOCKOUT_MINUTES * 60 - time.time())
+
+
+def note_failure(address: str) -> None:
+    window = settings.API_TOKEN_LOCKOUT_MINUTES * 60
+    count_key, since_key = _key(address)
+    cache.add(since_key, time.time(), timeout=window)
+    cache.add(count_key, 0, timeout=window)
+    try:
+        cache.incr(count_key)
+    except ValueError:  # expired between add and incr
+        cache.set(count_key, 1, timeout=window)
