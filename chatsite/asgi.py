@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -11,11 +12,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origins import SiteOriginValidator  # noqa: E402
+from conversations.openai_api.handler import ApiHandler  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
+
+# The OpenAI-compatible API skips the site's middleware (conversations/openai_api/handler.py).
+api_app = ApiHandler()
+
+
+async def http_app(scope: dict, receive: Any, send: Any) -> None:
+    app = api_app if scope["path"].startswith("/v1/") else django_asgi_app
+    await app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         # Scheme, host and port of the Origin must be the site's (chatsite/origins.py).
         "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -261,6 +261,9 @@ def test_bad_tokens_are_401(
     assert refused("sk-not-a-token")["code"] == "invalid_api_key"
     missing = httpx.post(server.url + "/v1/chat/completions", json={"model": "fake/fake-r1"})
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
+    # /v1/ runs without the site's middleware: the view answers in the request's language.
+    chinese = httpx.get(server.url + "/v1/models", headers={"Accept-Language": "zh-CN"})
+    assert chinese.json()["error"]["message"].startswith("API 密钥无效")
 
     revoked = create_token(alice, "old")
     revoke(revoked[0])

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 
 from conversations import actions, plans
 from conversations.errors import Busy, ClientError
@@ -49,10 +50,11 @@ def test_the_context_reads_no_reasoning(
         usage=None,
         timings=None,
     )
-    # The tree and the system prompt (the model is cached); the admission's
-    # transaction (SQLite's BEGIN IMMEDIATE, PostgreSQL's row lock on the person),
+    # The tree and the system prompt (the model is cached); the admission's BEGIN,
+    # row lock on the person (PostgreSQL; SQLite's BEGIN IMMEDIATE locks the file),
     # count of running turns and reservation (accounts/admission.py).
-    with django_assert_max_num_queries(6) as queries:
+    locks = 1 if connection.features.has_select_for_update else 0
+    with django_assert_max_num_queries(6 + locks) as queries:
         plan = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert all("reasoning_content" not in q["sql"] for q in queries.captured_queries)
     assert [m.content for m in plan.request.messages] == ["one", "public", "two"]

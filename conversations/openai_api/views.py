@@ -11,6 +11,7 @@ the partial answer is kept, status `stopped`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -65,9 +66,16 @@ def _authenticate(header: str, address: str) -> tokens.Authenticated:
     return found
 
 
+def _authenticate_in(language: str, header: str, address: str) -> tokens.Authenticated:
+    # On a database thread, which does not see the request's active language.
+    with translation.override(language):
+        return _authenticate(header, address)
+
+
 async def _caller(request: HttpRequest) -> tokens.Authenticated:
     header = request.headers.get("Authorization", "")
-    return await run_db(_authenticate, header, client_address(request))
+    language = translation.get_language()
+    return await run_db(_authenticate_in, language, header, client_address(request))
 
 
 def _not_allowed(allowed: str) -> HttpResponse:
@@ -90,7 +98,20 @@ def _model_list(user: Any) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
+def in_request_language(view: Any) -> Any:
+    """The site's LocaleMiddleware is not on `/v1/` (handler.py): each view answers
+    in the language of the request's Accept-Language."""
+
+    @functools.wraps(view)
+    async def wrapped(request: HttpRequest) -> Any:
+        with translation.override(translation.get_language_from_request(request)):
+            return await view(request)
+
+    return wrapped
+
+
 @csrf_exempt
+@in_request_language
 async def models(request: HttpRequest) -> HttpResponse:
     """The models the token's owner may use in the chat."""
     if request.method != "GET":
@@ -103,6 +124,7 @@ async def models(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@in_request_language
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     if request.method != "POST":
         return _not_allowed("POST")
