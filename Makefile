@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page bench-review fake-upstream ci clean
+.PHONY: install test-deps run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page bench-review fake-upstream ci clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ $(VENV)/.installed: pyproject.toml
 tests/oidc_provider/node_modules/.package-lock.json: tests/oidc_provider/package-lock.json
 	npm ci --prefix tests/oidc_provider --no-audit --no-fund
 
-install: $(VENV)/.installed tests/oidc_provider/node_modules/.package-lock.json
+install: $(VENV)/.installed
+
+# What the suite needs beyond Python (Node.js and npm): `make run` does not.
+test-deps: tests/oidc_provider/node_modules/.package-lock.json
 
 # SQLite, the in-memory channel layer and the offline demo model: chat at once.
 run: install
@@ -30,7 +33,7 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The suite (unit, socket, multi-process, browser); never the benchmark.
-test: install
+test: install test-deps
 	mkdir -p var
 	$(VENV)/bin/pytest
 
@@ -81,4 +84,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache tests/oidc_provider/node_modules

@@ -48,7 +48,7 @@ def require_node() -> str:
     modules = IDP_DIR / "node_modules" / "oidc-provider"
     if node and modules.exists():
         return node
-    message = "node and tests/oidc_provider/node_modules (make install: npm ci) are needed"
+    message = "node and tests/oidc_provider/node_modules (make test-deps: npm ci) are needed"
     if IN_CI:
         pytest.fail(message + " (CI=true: services are required)")
     pytest.skip(message)
