@@ -29,7 +29,7 @@ class TurnFeed:
         self.conversation_id = conversation_id
         self.turn_id = turn_id
         self.last = 0  # the highest seq taken
-        self._queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+        self._queue: asyncio.Queue[list[Event] | None] = asyncio.Queue()
         self._joined = False
 
     async def join(self) -> None:
@@ -48,15 +48,12 @@ class TurnFeed:
 
     async def events(self) -> AsyncIterator[Event]:
         """The turn's events in order, each once, until its terminal event."""
-        quiet = settings.CHAT_WATCHDOG_SECONDS
         while True:
-            try:
-                batch = await asyncio.wait_for(self._queue.get(), quiet)
-            except TimeoutError:
+            batch = await self._next()
+            if batch is None:  # a quiet spell
                 batch = await self._from_log() or await self._ended_elsewhere()
-            else:
-                if batch and batch[0]["seq"] > self.last + 1:
-                    batch = await self._from_log() + batch  # a batch was lost on the way
+            elif batch and batch[0]["seq"] > self.last + 1:
+                batch = await self._from_log() + batch  # a batch was lost on the way
             for event in batch:
                 if event["seq"] != self.last + 1:
                     continue
@@ -64,6 +61,19 @@ class TurnFeed:
                 yield event
                 if event["type"] in TERMINAL:
                     return
+
+    async def _next(self) -> list[Event] | None:
+        """The next batch, or None after CHAT_WATCHDOG_SECONDS without one. A timer
+        that puts None, not `asyncio.wait_for`, which makes a task per batch: at 200
+        streams that was a good part of what an API stream cost over a socket."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(settings.CHAT_WATCHDOG_SECONDS, self._queue.put_nowait, None)
+        try:
+            return await self._queue.get()
+        finally:
+            timer.cancel()
 
     async def _from_log(self) -> list[Event]:
         return await get_turn_log().read(self.turn_id, self.last) or []
