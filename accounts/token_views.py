@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import access, audit, quota
+from accounts import access, quota
 from accounts.tokens import ApiToken, create_token, revoke
 
 MAX_EXPIRY_DAYS = 3650
@@ -111,9 +111,12 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, form, status=400)
     token, secret = create_token(
-        request.user, form.cleaned_data["name"], form.cleaned_data.get("expires_days")
+        request.user,
+        form.cleaned_data["name"],
+        form.cleaned_data.get("expires_days"),
+        actor=request.user,
+        via="settings page",
     )
-    audit.record(request.user, audit.AuditEntry.Action.CREATED, token, "settings page")
     # The one time the secret is shown: in this answer, which nothing caches.
     return _page(request, TokenForm(user=request.user), secret=secret)
 
@@ -124,7 +127,6 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(
         ApiToken.objects.for_user(request.user).filter(revoked__isnull=True), pk=token_id
     )
-    if revoke(token):
-        audit.record(request.user, audit.AuditEntry.Action.REVOKED, token, "settings page")
+    revoke(token, actor=request.user, via="settings page")
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("api-tokens")

@@ -26,10 +26,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from accounts import audit
 
 PREFIX = "sk-"
 SHOWN_CHARS = 7  # "sk-" and four random characters: enough to tell tokens apart
@@ -98,28 +100,36 @@ class ApiToken(models.Model):
         return self.expires is not None and self.expires <= timezone.now()
 
 
-def create_token(user: Any, name: str, expires_days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token for `user`, and its secret (the only time it exists in full)."""
+def create_token(
+    user: Any, name: str, expires_days: int | None = None, *, actor: Any, via: str
+) -> tuple[ApiToken, str]:
+    """A new token for `user`, and its secret (the only time it exists in full),
+    recorded in the audit log in the same transaction (`actor`: who made it, None
+    for a command; `via`: where)."""
     secret = PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
-    token = ApiToken.objects.create(
-        user=user,
-        name=name.strip()[:100],
-        secret_hash=digest(secret),
-        prefix=secret[:SHOWN_CHARS],
-        last_four=secret[-4:],
-        created=now,
-        expires=now + timedelta(days=expires_days) if expires_days else None,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name.strip()[:100],
+            secret_hash=digest(secret),
+            prefix=secret[:SHOWN_CHARS],
+            last_four=secret[-4:],
+            created=now,
+            expires=now + timedelta(days=expires_days) if expires_days else None,
+        )
+        audit.record(actor, audit.AuditEntry.Action.CREATED, token, via)
     return token, secret
 
 
-def revoke(token: ApiToken) -> bool:
-    """Revoke it now; False when it already was."""
+def revoke(token: ApiToken, *, actor: Any, via: str) -> bool:
+    """Revoke it now, with its audit entry; False when it already was."""
     now = timezone.now()
-    done = ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=now)
-    if done:
-        token.revoked = now
+    with transaction.atomic():
+        done = ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=now)
+        if done:
+            token.revoked = now
+            audit.record(actor, audit.AuditEntry.Action.REVOKED, token, via)
     return bool(done)
 
 

@@ -62,7 +62,7 @@ def test_names_are_checked(alice: Any) -> None:
 
 
 def test_revoking(alice: Any) -> None:
-    token, secret = create_token(alice, "laptop")
+    token, secret = create_token(alice, "laptop", actor=None, via="test")
     client = signed_in(alice)
     response = client.post(f"/settings/tokens/{token.pk}/revoke/")
     assert response.status_code == 302
@@ -73,11 +73,11 @@ def test_revoking(alice: Any) -> None:
 
 
 def test_expired_tokens_and_inactive_owners_are_refused(alice: Any) -> None:
-    token, secret = create_token(alice, "short", expires_days=1)
+    token, secret = create_token(alice, "short", expires_days=1, actor=None, via="test")
     assert authenticate(secret) is not None
     ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now())
     assert authenticate(secret) is None
-    _, other = create_token(alice, "long")
+    _, other = create_token(alice, "long", actor=None, via="test")
     alice.is_active = False
     alice.save()
     assert authenticate(other) is None
@@ -85,7 +85,7 @@ def test_expired_tokens_and_inactive_owners_are_refused(alice: Any) -> None:
 
 
 def test_another_persons_token_is_404(alice: Any, bob: Any) -> None:
-    token, secret = create_token(alice, "alice's laptop")
+    token, secret = create_token(alice, "alice's laptop", actor=None, via="test")
     client = signed_in(bob)
     assert client.post(f"/settings/tokens/{token.pk}/revoke/").status_code == 404
     assert client.post("/settings/tokens/999999/revoke/").status_code == 404
@@ -153,7 +153,7 @@ def test_add_api_token_prints_the_secret_alone(alice: Any) -> None:
 def test_superusers_list_and_revoke_anyones_in_the_admin(
     alice: Any, django_user_model: Any
 ) -> None:
-    token, secret = create_token(alice, "laptop")
+    token, secret = create_token(alice, "laptop", actor=None, via="test")
     admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
     client = signed_in(admin)
     listing = client.get("/admin/accounts/apitoken/").content.decode()

@@ -61,7 +61,7 @@ def no_demo(transactional_db: Any) -> None:
 
 @pytest.fixture
 def secret(alice: Any) -> str:
-    return create_token(alice, "laptop")[1]
+    return create_token(alice, "laptop", actor=None, via="test")[1]
 
 
 def sdk(server: DaphneServer, secret: str) -> openai.OpenAI:
@@ -265,13 +265,13 @@ def test_bad_tokens_are_401(
     chinese = httpx.get(server.url + "/v1/models", headers={"Accept-Language": "zh-CN"})
     assert chinese.json()["error"]["message"].startswith("API 密钥无效")
 
-    revoked = create_token(alice, "old")
-    revoke(revoked[0])
+    revoked = create_token(alice, "old", actor=None, via="test")
+    revoke(revoked[0], actor=None, via="test")
     assert refused(revoked[1])["code"] == "invalid_api_key"
-    expired = create_token(alice, "short", expires_days=1)
+    expired = create_token(alice, "short", expires_days=1, actor=None, via="test")
     ApiToken.objects.filter(pk=expired[0].pk).update(expires=expired[0].created)
     assert refused(expired[1])["code"] == "invalid_api_key"
-    inactive = create_token(bob, "bob's")[1]
+    inactive = create_token(bob, "bob's", actor=None, via="test")[1]
     bob.is_active = False
     bob.save()
     assert refused(inactive)["code"] == "invalid_api_key"

@@ -13,7 +13,6 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts import audit
 from accounts.tokens import ApiToken, revoke
 
 
@@ -69,8 +68,7 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         done = 0
         for token in queryset.filter(revoked__isnull=True).select_related("user"):
-            if revoke(token):
-                audit.record(request.user, audit.AuditEntry.Action.REVOKED, token, "admin")
+            if revoke(token, actor=request.user, via="admin"):
                 done += 1
         self.message_user(
             request,

@@ -8,9 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from accounts import audit
 from accounts.tokens import create_token
 
 
@@ -36,8 +34,6 @@ class Command(BaseCommand):
             user = user_model.objects.get(**{user_model.USERNAME_FIELD: options["user"]})
         except user_model.DoesNotExist:
             raise CommandError(f"No user {options['user']!r}.") from None
-        with transaction.atomic():
-            token, secret = create_token(user, name[:100], days)
-            audit.record(None, audit.AuditEntry.Action.CREATED, token, "add_api_token")
+        token, secret = create_token(user, name[:100], days, actor=None, via="add_api_token")
         self.stderr.write(f"Token {token.name!r} for {user.get_username()}: {token.masked}")
         self.stdout.write(secret)
