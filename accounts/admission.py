@@ -76,9 +76,11 @@ def reserve_tokens(model: Any) -> int:
     )
 
 
-def admit(user: Any, turn_id: str, model: Any) -> None:
+def admit(user: Any, turn_id: str, model: Any, tokens: int | None = None) -> None:
     """Admit the turn `turn_id` of `user` on `model` (a ChatModel), or raise
-    TooManyTurns, QuotaExceeded or TooManyMessages; nothing is kept when it raises."""
+    TooManyTurns, QuotaExceeded or TooManyMessages; nothing is kept when it raises.
+    `tokens`: what the turn may spend when the request says (the API's max_tokens);
+    else the model's maximum."""
     limit = settings.CHAT_MAX_RUNNING_TURNS_PER_USER
     team_ids = sorted(t.id for t in access.teams_of(user) if t.daily_token_quota is not None)
     if limit <= 0 and not team_ids:
@@ -102,7 +104,8 @@ def admit(user: Any, turn_id: str, model: Any) -> None:
                 # Under the quota until the answers being written end: they may use it.
                 raise QuotaExceeded(name, quota, now, held=used < quota)
         limits.check_rate(user)
-        Reservation.objects.create(turn_id=turn_id, user_id=user.pk, tokens=reserve_tokens(model))
+        held = tokens or reserve_tokens(model)
+        Reservation.objects.create(turn_id=turn_id, user_id=user.pk, tokens=held)
 
 
 def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:

@@ -232,14 +232,15 @@ def prepare_api_turn(
     resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
     check_quota(user)
-    turn_id = str(uuid.uuid4())
-    admit(user, turn_id, resolved.model)
     model, provider = resolved.model, resolved.model.provider
     limit = model.max_output_tokens_limit
     if max_tokens is None:
         max_tokens = model.max_output_tokens
     elif limit:
         max_tokens = min(max_tokens, limit)
+    turn_id = str(uuid.uuid4())
+    # A client's own max_tokens bounds what the answer may spend: that is what it holds.
+    admit(user, turn_id, model, tokens=max_tokens)
     # The user turn keeps the last message the client wrote, for the trace list.
     asked = next((text for role, text in reversed(messages) if role == "user"), "")
     return TurnPlan(

@@ -200,3 +200,22 @@ def test_the_sweeper_drops_reservations_of_starts_that_never_stored(alice, setti
     actions.claim_stale_turns()
     assert list(Reservation.objects.values_list("turn_id", flat=True)) == [fresh.turn_id]
     assert not Turn.objects.filter(id=old.turn_id).exists()
+
+
+@pytest.mark.django_db
+def test_a_reservation_holds_what_the_turn_may_spend(alice, chat_provider, settings):
+    from accounts.admission import admit
+    from providers.models import ChatModel
+
+    settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 3
+    settings.CHAT_TURN_RESERVE_TOKENS = 8192
+    model = ChatModel.objects.get(model_id="fake-r1")
+    held = {}
+    for tokens, max_output in ((None, 2048), (300, 2048), (None, None)):
+        model.max_output_tokens = max_output
+        model.max_output_tokens_limit = None
+        turn_id = str(uuid.uuid4())
+        admit(alice, turn_id, model, tokens=tokens)
+        held[(tokens, max_output)] = Reservation.objects.get(turn_id=turn_id).tokens
+    # The model's maximum, the request's own (the API's max_tokens), else the setting.
+    assert held == {(None, 2048): 2048, (300, 2048): 300, (None, None): 8192}
