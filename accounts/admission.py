@@ -104,8 +104,8 @@ def admit(user: Any, turn_id: str, model: Any, tokens: int | None = None) -> Non
                 # Under the quota until the answers being written end: they may use it.
                 raise QuotaExceeded(name, quota, now, held=used < quota)
         limits.check_rate(user)
-        held = tokens or reserve_tokens(model)
-        Reservation.objects.create(turn_id=turn_id, user_id=user.pk, tokens=held)
+        reserved = tokens or reserve_tokens(model)
+        Reservation.objects.create(turn_id=turn_id, user_id=user.pk, tokens=reserved)
 
 
 def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:
