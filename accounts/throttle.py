@@ -61,19 +61,21 @@ def _keys(kind: str, value: str) -> tuple[str, str]:
     return f"throttle:count:{digest}", f"throttle:since:{digest}"
 
 
-def _wait(kind: str, value: str, limit: int) -> float:
-    """Seconds `value` must still wait; 0 when it may try."""
+def waiting(kind: str, value: str, limit: int, window: float) -> float:
+    """Seconds `value` must still wait after `limit` failures of `kind` within
+    `window` seconds of its first; 0 when it may try (or the limit is off)."""
     if limit <= 0:
         return 0.0
     count_key, since_key = _keys(kind, value)
     if (cache.get(count_key) or 0) < limit:
         return 0.0
     since = cache.get(since_key) or time.time()
-    return max(0.0, since + settings.LOGIN_LOCKOUT_MINUTES * 60 - time.time())
+    return max(0.0, since + window - time.time())
 
 
-def _note(kind: str, value: str) -> None:
-    window = settings.LOGIN_LOCKOUT_MINUTES * 60
+def note(kind: str, value: str, window: float) -> None:
+    """Count one failure of `kind` for `value`; the count lasts `window` seconds from
+    the first."""
     count_key, since_key = _keys(kind, value)
     cache.add(since_key, time.time(), timeout=window)
     cache.add(count_key, 0, timeout=window)
@@ -81,6 +83,18 @@ def _note(kind: str, value: str) -> None:
         cache.incr(count_key)
     except ValueError:  # expired between add and incr
         cache.set(count_key, 1, timeout=window)
+
+
+def _window() -> float:
+    return settings.LOGIN_LOCKOUT_MINUTES * 60
+
+
+def _wait(kind: str, value: str, limit: int) -> float:
+    return waiting(kind, value, limit, _window())
+
+
+def _note(kind: str, value: str) -> None:
+    note(kind, value, _window())
 
 
 def _normal(name: str) -> str:

@@ -19,19 +19,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit
+from accounts import audit, throttle
 
 PREFIX = "sk-"
 SHOWN_CHARS = 7  # "sk-" and four random characters: enough to tell tokens apart
@@ -157,32 +155,17 @@ def authenticate(secret: str) -> Authenticated | None:
     return Authenticated(token.user, token.pk, token.name)
 
 
-# --- failed authentications per address ---------------------------------------
+# --- failed authentications per address (counted as sign-ins are: accounts/throttle.py)
 
 
-def _key(address: str) -> tuple[str, str]:
-    hashed = hashlib.sha256(address.encode()).hexdigest()[:32]
-    return f"apitoken:failures:{hashed}", f"apitoken:since:{hashed}"
+def _window() -> float:
+    return settings.API_TOKEN_LOCKOUT_MINUTES * 60
 
 
 def locked_for(address: str) -> float:
     """Seconds this address must still wait; 0 when it may try."""
-    limit = settings.API_TOKEN_MAX_FAILURES
-    if limit <= 0:
-        return 0.0
-    count_key, since_key = _key(address)
-    if (cache.get(count_key) or 0) < limit:
-        return 0.0
-    since = cache.get(since_key) or time.time()
-    return max(0.0, since + settings.API_TOKEN_LOCKOUT_MINUTES * 60 - time.time())
+    return throttle.waiting("api-token", address, settings.API_TOKEN_MAX_FAILURES, _window())
 
 
 def note_failure(address: str) -> None:
-    window = settings.API_TOKEN_LOCKOUT_MINUTES * 60
-    count_key, since_key = _key(address)
-    cache.add(since_key, time.time(), timeout=window)
-    cache.add(count_key, 0, timeout=window)
-    try:
-        cache.incr(count_key)
-    except ValueError:  # expired between add and incr
-        cache.set(count_key, 1, timeout=window)
+    throttle.note("api-token", address, _window())
