@@ -28,6 +28,7 @@ from conversations.live.fanout import get_fanout
 from conversations.live.runner import RUNNERS, start_runner
 from conversations.live.turnlog import Event, get_turn_log
 from conversations.models import Turn
+from conversations.serializers import NotJsonText, loads_text
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +71,9 @@ def parse_frame(text_data: str | None) -> dict[str, Any]:
     if len(text_data) > settings.CHAT_MAX_MESSAGE_CHARS * 6 + 4096:
         raise too_large("The frame is too large.")
     try:
-        frame = json.loads(text_data)
-        # "\ud800" is valid JSON but no character: neither the database nor a
-        # provider would take it. Re-encoding finds one anywhere in the frame.
-        json.dumps(frame, ensure_ascii=False).encode()
-    except RecursionError:
-        raise ClientError("bad_frame", "The frame is nested too deeply.") from None
-    except UnicodeEncodeError:
-        raise ClientError("bad_frame", "The frame holds a lone surrogate.") from None
-    except ValueError:
-        raise ClientError("bad_frame", "Frames must be JSON objects.") from None
+        frame = loads_text(text_data)
+    except NotJsonText as exc:
+        raise ClientError("bad_frame", f"The frame is not JSON text: {exc}.") from None
     if not isinstance(frame, dict):
         raise ClientError("bad_frame", "Frames must be JSON objects.")
     kind = frame.setdefault("type", "")

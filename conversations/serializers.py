@@ -1,9 +1,31 @@
-"""Plain dicts for the JSON API (the same shapes the chat page's script renders)."""
+"""Plain dicts for the JSON API (the same shapes the chat page's script renders),
+and the one way JSON from a client is read (the JSON API, the socket, /v1)."""
 
+import json
 from typing import Any
 
 from conversations.errors import public_error
 from conversations.models import Conversation, Turn
+
+
+class NotJsonText(ValueError):
+    """What a client sent is not JSON text; the message says why (for logs)."""
+
+
+def loads_text(raw: str | bytes) -> Any:
+    """Parse JSON that is also text. Valid JSON is not always text: "\\ud800" is a
+    lone surrogate, which neither the database nor a provider takes, and deep
+    nesting exhausts the parser's recursion. Either is NotJsonText, as bad JSON is."""
+    try:
+        data = json.loads(raw)
+        json.dumps(data, ensure_ascii=False).encode()  # finds a surrogate anywhere
+    except RecursionError:
+        raise NotJsonText("nested too deeply") from None
+    except UnicodeEncodeError:
+        raise NotJsonText("holds a lone surrogate") from None
+    except ValueError:
+        raise NotJsonText("not JSON") from None
+    return data
 
 
 def turn_json(turn: Turn, *, staff: bool = False) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -17,24 +16,12 @@ from conversations.errors import ClientError
 from conversations.export import conversation_markdown
 from conversations.live.lifecycle import sweep_sync
 from conversations.models import Conversation
-from conversations.serializers import conversation_header, conversation_json
+from conversations.serializers import conversation_header, conversation_json, loads_text
 from providers.models import ChatModel
 
 
 def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
-
-
-def _read_json(raw: bytes) -> Any:
-    """The parsed body, or ValueError. Valid JSON is not always text: "\\ud800" is
-    a lone surrogate, which neither the database nor a provider takes, and deep
-    nesting exhausts the parser's recursion."""
-    try:
-        body = json.loads(raw)
-        json.dumps(body, ensure_ascii=False).encode()
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-    return body  # a UnicodeEncodeError is a ValueError
 
 
 def _system_prompt_error(body: dict[str, Any]) -> JsonResponse | None:
@@ -106,7 +93,7 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
         title = system_prompt = ""
         if request.body:
             try:
-                body = _read_json(request.body)
+                body = loads_text(request.body)
             except ValueError:
                 return json_error(400, "bad_json", "The body must be JSON text.")
             if isinstance(body, dict):
@@ -144,7 +131,7 @@ def api_conversation(request: HttpRequest, conversation_id: str) -> JsonResponse
         return json_error(404, "not_found", "No such conversation.")
     if request.method == "PATCH":
         try:
-            body = _read_json(request.body or b"{}")
+            body = loads_text(request.body or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict) or not ({"title", "system_prompt"} & set(body)):

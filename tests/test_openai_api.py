@@ -327,12 +327,15 @@ def test_request_errors(
     assert "messages[0].content[1]" in error["message"] and "only text" in error["message"]
     status, error = refused(model="fake/fake-r1", messages=[{"role": "tool", "content": "x"}])
     assert (status, error["code"]) == (400, "invalid_request") and "role" in error["message"]
-    bad_json = httpx.post(
-        server.url + "/v1/chat/completions",
-        content=b"{not json",
-        headers={"Authorization": f"Bearer {secret}"},
-    )
-    assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "invalid_request"
+    surrogate = b'{"model": "fake/fake-r1", "messages": [{"role": "user", "content": "\\ud800"}]}'
+    for body in (b"{not json", b"[" * 5000 + b"]" * 5000, surrogate):
+        bad_json = httpx.post(
+            server.url + "/v1/chat/completions",
+            content=body,
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert bad_json.status_code == 400, body[:40]
+        assert bad_json.json()["error"]["code"] == "invalid_request"
     assert fake_upstream.requests == []  # none of these went upstream
     assert not Turn.objects.exists()
 

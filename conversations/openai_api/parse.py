@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from conversations.openai_api.errors import ApiError, invalid
+from conversations.serializers import NotJsonText, loads_text
 
 ROLES = ("system", "user", "assistant")
 
@@ -46,8 +47,8 @@ def too_large(where: str) -> ApiError:
 
 def parse(body: bytes) -> ChatRequest:
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = loads_text(body)
+    except NotJsonText:
         raise invalid(_("The body must be a JSON object.")) from None
     if not isinstance(data, dict):
         raise invalid(_("The body must be a JSON object."))
