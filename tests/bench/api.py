@@ -40,6 +40,7 @@ from tests.bench.clients import (
     http_stream,
     ms_quantiles,
     open_socket,
+    read_chunks,
     summarize,
     ws_turn,
 )
@@ -63,36 +64,12 @@ async def api_stream(
     }
     headers = {"Authorization": f"Bearer {token}"}
     result.t_send = time.time()
-    pending = b""
     try:
         async with asyncio.timeout(within):
             async with client.stream(
                 "POST", url + "/v1/chat/completions", json=body, headers=headers
             ) as resp:
-                resp.raise_for_status()
-                async for chunk in resp.aiter_bytes():
-                    now = time.time()
-                    events = (pending + chunk).split(b"\n\n")
-                    pending = events.pop()
-                    for event in events:
-                        if not event.startswith(b"data: "):
-                            continue
-                        data = event[6:]
-                        if data == b"[DONE]":
-                            result.ok = True
-                            result.t_end = now
-                            continue
-                        result.frames += 1
-                        parsed = json.loads(data)
-                        if "error" in parsed:
-                            result.error = f"error event: {parsed['error'].get('code')}"
-                        if parsed.get("usage"):
-                            result.tracker.usage(parsed["usage"])
-                        for choice in parsed.get("choices") or ():
-                            delta = choice.get("delta") or {}
-                            text = delta.get("reasoning_content") or delta.get("content")
-                            if text:
-                                result.tracker.feed(text, now)
+                await read_chunks(resp, result)
     except TimeoutError:
         result.error = "timeout"
     except Exception as exc:

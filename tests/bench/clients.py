@@ -245,6 +245,36 @@ def request_body(result: StreamResult) -> dict[str, Any]:
     }
 
 
+async def read_chunks(resp: httpx.Response, result: StreamResult) -> None:
+    """Read a chat-completions SSE answer into `result`: each token stamped as it is
+    read, the usage, `[DONE]`, and an `error` event if one comes."""
+    resp.raise_for_status()
+    pending = b""
+    async for chunk in resp.aiter_bytes():
+        now = time.time()
+        events = (pending + chunk).split(b"\n\n")
+        pending = events.pop()
+        for event in events:
+            if not event.startswith(b"data: "):
+                continue
+            data = event[6:]
+            if data == b"[DONE]":
+                result.ok = True
+                result.t_end = now
+                continue
+            result.frames += 1
+            parsed = json.loads(data)
+            if "error" in parsed:
+                result.error = f"error event: {parsed['error'].get('code')}"
+            if parsed.get("usage"):
+                result.tracker.usage(parsed["usage"])
+            for choice in parsed.get("choices") or ():
+                delta = choice.get("delta") or {}
+                text = delta.get("reasoning_content") or delta.get("content")
+                if text:
+                    result.tracker.feed(text, now)
+
+
 async def http_stream(
     client: httpx.AsyncClient,
     base_url: str,
@@ -256,33 +286,10 @@ async def http_stream(
     result = result or StreamResult(spec)
     body = request_body(result)
     result.t_send = time.time()
-    tracker = result.tracker
-    pending = b""
     try:
         async with asyncio.timeout(within):
             async with client.stream("POST", base_url + "/chat/completions", json=body) as resp:
-                resp.raise_for_status()
-                async for chunk in resp.aiter_bytes():
-                    now = time.time()
-                    events = (pending + chunk).split(b"\n\n")
-                    pending = events.pop()
-                    for event in events:
-                        if not event.startswith(b"data: "):
-                            continue
-                        data = event[6:]
-                        if data == b"[DONE]":
-                            result.ok = True
-                            result.t_end = now
-                            continue
-                        result.frames += 1
-                        chunk_data = json.loads(data)
-                        if chunk_data.get("usage"):
-                            tracker.usage(chunk_data["usage"])
-                        for choice in chunk_data.get("choices") or ():
-                            delta = choice.get("delta") or {}
-                            text = delta.get("reasoning_content") or delta.get("content")
-                            if text:
-                                tracker.feed(text, now)
+                await read_chunks(resp, result)
     except TimeoutError:
         result.error = "timeout"
     except Exception as exc:
