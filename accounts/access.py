@@ -1,10 +1,12 @@
 """Who may use which model: decided here, and only here.
 
 A model given to no team is open to every signed-in user; a model given to teams,
-only to their members (reviewers are members: accounts/teams.py). Superusers
-follow the same rule. Callers: the picker (`models_for`, conversations/views.py),
-every turn start (`may_use`, through `catalog.resolve_model`), and the usage
-aggregate's attribution (`team_for`, from `actions.finish_turn`).
+only to their members (reviewers are members: accounts/teams.py). Superusers may
+use every enabled model, as in most products: the admin who sets a model up and
+grants it to a team can try it without joining the team. Callers: the picker
+(`models_for`, conversations/views.py), every turn start (`may_use`, through
+`catalog.resolve_model`), and the usage aggregate's attribution (`team_for`, from
+`actions.finish_turn`).
 
 Both things this reads, the grants (which teams give which model) and a person's
 teams, are kept per process for CHAT_MODEL_CACHE_SECONDS like the catalogue: a
@@ -109,7 +111,7 @@ def may_use(user: Any, model: ChatModel) -> bool:
     """May this person start a turn on this model? (Enabled-ness is the catalogue's.)"""
     if user is None or not user.is_authenticated:
         return False
-    return _allowed(user.pk, model.ref)
+    return user.is_superuser or _allowed(user.pk, model.ref)
 
 
 def models_for(user: Any) -> list[ChatModel]:
@@ -121,6 +123,8 @@ def models_for(user: Any) -> list[ChatModel]:
         .filter(enabled=True, provider__enabled=True)
         .order_by("provider__name", "model_id")
     )
+    if user.is_superuser:
+        return list(rows)
     return [model for model in rows if _allowed(user.pk, model.ref)]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -61,7 +62,7 @@ class AuditEntry(models.Model):
     class Meta:
         db_table = "providers_auditentry"  # kept from when the model lived in providers/
         verbose_name = _("audit entry")
-        verbose_name_plural = _("audit log")
+        verbose_name_plural = _("audit log entries")
         ordering = ["-when", "-id"]
         indexes = [
             models.Index(fields=["-when", "-id"], name="auditentry_recent"),
@@ -69,10 +70,10 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.actor_name or "system"
-        return (
-            f"{self.when:%Y-%m-%d %H:%M} {who} {self.action} {self.object_kind} {self.object_repr}"
-        )
+        # The admin's heading of an entry: in the reader's language.
+        who = self.actor_name or gettext("system")
+        action, kind = self.get_action_display(), self.get_object_kind_display()
+        return f"{self.when:%Y-%m-%d %H:%M} {who} {action} {kind} {self.object_repr}"
 
 
 # The audited models by their app label, so that this module imports none of them

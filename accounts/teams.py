@@ -21,15 +21,19 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=100)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    name = models.CharField(_("name"), max_length=100)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="teams", blank=True
+    )
     reviewers = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewers"),
         related_name="reviewed_teams",
         blank=True,
         help_text=_("Members who may also read the other members' traces."),
     )
     daily_token_quota = models.PositiveBigIntegerField(
+        _("daily token quota"),
         null=True,
         blank=True,
         help_text=_(
@@ -38,6 +42,7 @@ class Team(models.Model):
         ),
     )
     reasoning_retention_days = models.PositiveIntegerField(
+        _("reasoning retention days"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
@@ -59,10 +64,11 @@ class Team(models.Model):
             "them by hand. Empty: members are managed here."
         ),
     )
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     # Last: from here on, `models` in this class body is this field, not django.db.models.
     models = models.ManyToManyField(
         "providers.ChatModel",
+        verbose_name=_("models"),
         related_name="teams",
         blank=True,
         help_text=_(

@@ -65,7 +65,7 @@ class ApiToken(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     # SHA-256 of the whole secret, hex: the only form of the secret the server keeps.
-    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, unique=True, editable=False)
     prefix = models.CharField(_("starts with"), max_length=SHOWN_CHARS, editable=False)
     last_four = models.CharField(_("ends with"), max_length=4, editable=False)
     created = models.DateTimeField(_("created"), default=timezone.now, editable=False)

@@ -5,14 +5,17 @@ from django.views.i18n import JavaScriptCatalog
 from accounts import token_views
 from accounts.oidc import views as oidc_views
 from accounts.throttle import ThrottledAdminAuthenticationForm
+from chatsite import admin_site
 from chatsite import views as site_views
 from conversations import views
 from conversations.openai_api import views as openai_views
-from conversations.review import charts_view
+from conversations.review import charts_view, redaction_view
 from conversations.review import views as review_views
 
 # The admin's sign-in is throttled like the site's (accounts/throttle.py).
 admin.site.login_form = ThrottledAdminAuthenticationForm
+# Its header and titles name the product (chatsite/admin_site.py).
+admin_site.name(admin.site)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,7 +36,7 @@ urlpatterns = [
     path("review/queue/", review_views.review_queue, name="review-queue"),
     path("review/charts/", charts_view.charts, name="review-charts"),
     path("review/<uuid:turn_id>/", review_views.trace_page, name="review-trace"),
-    path("review/<uuid:turn_id>/redact/", review_views.redact, name="review-redact"),
+    path("review/<uuid:turn_id>/redact/", redaction_view.redact, name="review-redact"),
     path("settings/tokens/", token_views.tokens_page, name="api-tokens"),
     path(
         "settings/tokens/<int:token_id>/revoke/",
@@ -45,6 +48,7 @@ urlpatterns = [
     path("v1/chat/completions", openai_views.chat_completions, name="openai-chat-completions"),
     path("setup/", site_views.setup, name="setup"),
     path("healthz", site_views.healthz, name="healthz"),
+    path("favicon.ico", site_views.favicon, name="favicon"),
     path("accounts/login/", site_views.LoginView.as_view(), name="login"),
     # Signing out also ends a company sign-in at the IdP (accounts/oidc/views.py).
     path("accounts/logout/", oidc_views.LogoutView.as_view(), name="logout"),

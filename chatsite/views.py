@@ -7,9 +7,16 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from accounts.oidc import config as oidc_config
 from accounts.throttle import ThrottledAuthenticationForm, ThrottledPasswordResetForm
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says: send
+    them to the icon's static file (its hashed name in production, so not permanent)."""
+    return redirect(static("favicon.svg"))
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

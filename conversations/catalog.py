@@ -10,8 +10,9 @@ then the order they were added); `Resolved.keys_now()` puts keys this process sa
 rate-limited a moment ago last.
 
 Whether the person may use the model is asked of accounts/access.py, before
-anything else about the model is said: a model they may not use gets the very
-error of a model that does not exist.
+anything else about the model is said: a model they may not use is refused with
+`invalid_model` naming it (NOT_YOUR_MODEL), so the person knows which model to
+replace; the turn is never moved to another model.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete, post_save
 
 from accounts import access
-from conversations.errors import ClientError
+from conversations.errors import NOT_YOUR_MODEL, ClientError
 from providers import keys as key_state
 from providers import outbound
 from providers.keys import KeyRef
@@ -54,6 +55,15 @@ def _unknown(ref: str) -> ClientError:
     return ClientError("invalid_model", f"No enabled model {ref!r}.")
 
 
+def _not_theirs(model: ChatModel) -> ClientError:
+    return ClientError(
+        "invalid_model",
+        f"{model.ref!r} is given to teams the user is not in.",
+        message=NOT_YOUR_MODEL,
+        values={"model": model.label},
+    )
+
+
 def resolve_model(ref: Any, user: Any) -> Resolved:
     """`<provider name>/<model id>`, split on the first `/` (ids may contain `/`),
     if `user` may use it (accounts/access.py)."""
@@ -64,7 +74,7 @@ def resolve_model(ref: Any, user: Any) -> Resolved:
         hit = _cache.get(ref)
     if hit is not None and hit[0] > now:
         if not access.may_use(user, hit[1].model):
-            raise _unknown(ref)
+            raise _not_theirs(hit[1].model)
         return hit[1]
     provider_name, model_id = ref.split("/", 1)
     model = (
@@ -73,8 +83,10 @@ def resolve_model(ref: Any, user: Any) -> Resolved:
         .filter(enabled=True, provider__enabled=True)
         .first()
     )
-    if model is None or not access.may_use(user, model):
+    if model is None:
         raise _unknown(ref)
+    if not access.may_use(user, model):
+        raise _not_theirs(model)
     refs: tuple[KeyRef, ...] = ()
     if model.provider.style != ApiStyle.DEMO:
         # A row saved before UPSTREAM_ALLOWED_HOSTS was set (or narrowed) is not called.

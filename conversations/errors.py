@@ -53,6 +53,14 @@ MESSAGES: dict[str, str | Promise] = {
     ),
 }
 
+# `invalid_model` for a model that exists but is given to teams the person is not in
+# (they left the team, or it was granted away since they last used it): named, so the
+# person knows which model to replace, never swapped for another one behind their back.
+NOT_YOUR_MODEL = _(
+    "You may not use %(model)s any more: it is given to teams you are not in. "
+    "Pick another model and send again; an admin can add you to one of those teams."
+)
+
 # Turn errors the server itself causes (the provider's are in providers/wire.py).
 # INTERRUPTED is conversations.actions.INTERRUPTED_MESSAGE, word for word: both are stored.
 INTERRUPTED = _(

@@ -1,8 +1,9 @@
 """A conversation as Markdown: the branch a person reads, for download.
 
-The reasoning goes in a collapsed `<details>` block (GitHub, GitLab and most
-Markdown viewers fold it), so the file reads like the page: the answer first in
-sight, the thinking one click away.
+The conversation's system prompt comes first, verbatim in a fence. The reasoning
+goes in a collapsed `<details>` block (GitHub, GitLab and most Markdown viewers
+fold it), so the file reads like the page: the answer first in sight, the
+thinking one click away.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def _status_note(status: str) -> str:
 def conversation_markdown(conversation: Conversation, path: list[Turn]) -> str:
     labels = _labels(path)
     out = [f"# {conversation.title or _('New chat')}", ""]
+    if conversation.system_prompt:
+        # Verbatim: it shaped every answer below, and its Markdown is instructions.
+        fence = _fence(conversation.system_prompt)
+        prompt = [f"{fence}text", conversation.system_prompt, fence, ""]
+        out += [f"## {_('System prompt')}", "", *prompt]
     for turn in path:
         if turn.role == Turn.Role.USER:
             out += [f"## {_('You')}", "", turn.content, ""]

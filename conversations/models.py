@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -31,16 +32,19 @@ class Conversation(models.Model):
     # A bound on what a person may set, checked where it is set (the JSON API).
     SYSTEM_PROMPT_MAX_CHARS = 20_000
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="conversations",
     )
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
     # Sent first in every request of the conversation (a system message), or at the
     # start of its first message for a model that takes none (conversations/context.py).
     system_prompt = models.TextField(_("system prompt"), blank=True)
-    created = models.DateTimeField(default=timezone.now)
-    updated = models.DateTimeField(default=timezone.now)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    updated = models.DateTimeField(_("updated"), default=timezone.now)
     # Where its turns come from: the chat, or one request to the OpenAI-compatible
     # API (conversations/openai_api), which is kept off the person's chat lists.
     source = models.CharField(
@@ -50,6 +54,8 @@ class Conversation(models.Model):
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         indexes = [
             # The sidebar: a user's conversations, most recent first.
             models.Index(fields=["owner", "-updated"], name="conversation_owner_recent"),
@@ -71,66 +77,78 @@ class TurnQuerySet(models.QuerySet["Turn"]):
 
 class Turn(models.Model):
     class Role(models.TextChoices):
-        USER = "user"
-        ASSISTANT = "assistant"
+        USER = "user", _("user")
+        ASSISTANT = "assistant", _("assistant")
 
     class Status(models.TextChoices):
-        STREAMING = "streaming"
-        COMPLETED = "completed"
-        STOPPED = "stopped"
-        FAILED = "failed"
-        INCOMPLETE = "incomplete"
+        STREAMING = "streaming", _("streaming")
+        COMPLETED = "completed", _("completed")
+        STOPPED = "stopped", _("stopped")
+        FAILED = "failed", _("failed")
+        INCOMPLETE = "incomplete", _("incomplete")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation,
+        verbose_name=_("conversation"),
+        on_delete=models.CASCADE,
+        related_name="turns",
+    )
     # Creation order within the conversation (unique: it also decides start races).
-    index = models.PositiveIntegerField()
+    index = models.PositiveIntegerField(_("index"))
     # The turn this one follows (null: the first of a branch from the root). A
     # conversation is a tree: regenerating or editing adds a sibling, and a
     # turn's context is the path from the root to it (conversations/context.py).
     parent = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+        "self",
+        verbose_name=_("previous turn"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="children",
     )
-    role = models.CharField(max_length=16, choices=Role.choices)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     # The answer: the only text that ever goes back to a model.
-    content = models.TextField(blank=True)
+    content = models.TextField(_("content"), blank=True)
     # The chain of thought: shown and stored, never replayed.
-    reasoning_content = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices)
-    model = models.CharField(max_length=300, blank=True)  # "<provider>/<model id>"
-    options = models.JSONField(default=dict, blank=True)
-    usage = models.JSONField(null=True, blank=True)
-    timings = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    reasoning_content = models.TextField(_("reasoning"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    model = models.CharField(_("model"), max_length=300, blank=True)  # "<provider>/<model id>"
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    usage = models.JSONField(_("usage"), null=True, blank=True)
+    timings = models.JSONField(_("timings"), null=True, blank=True)
+    error = models.JSONField(_("error"), null=True, blank=True)
     # A web-search bot's sources, as sent in `turn.references` (a list, or null when
     # none came), and its own usage object. Shown, never sent back to a model.
-    references = models.JSONField(null=True, blank=True)
-    bot_usage = models.JSONField(null=True, blank=True)
+    references = models.JSONField(_("sources"), null=True, blank=True)
+    bot_usage = models.JSONField(_("bot usage"), null=True, blank=True)
     # What shaped this answer's request besides the turns, as it was when the turn
     # started (on assistant turns): the conversation's system prompt and the model's
     # hints (conversations/context.py). Either may change later; the trace page
     # rebuilds the context from these, so it shows what was sent.
-    system_prompt = models.TextField(blank=True)
-    hints = models.JSONField(default=dict, blank=True)
+    system_prompt = models.TextField(_("system prompt"), blank=True)
+    hints = models.JSONField(_("model hints"), default=dict, blank=True)
     # Which of the provider's API keys served the turn (its label, never the
     # secret) and how many upstream requests it took (failover and retries).
     # An API request's turn: the name of the token it came with, and the messages
     # sent upstream as the client gave them (null for chat turns, whose context is
     # rebuilt from the conversation's tree).
     api_token = models.CharField(_("API token"), max_length=100, blank=True)
-    request_messages = models.JSONField(null=True, blank=True)
+    request_messages = models.JSONField(_("request messages"), null=True, blank=True)
     key_label = models.CharField(_("key label"), max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     # Last event sequence number reflected in the stored text (snapshot + log = whole turn).
-    seq = models.PositiveIntegerField(default=0)
+    seq = models.PositiveIntegerField(_("event sequence number"), default=0)
     # A running turn's owner renews this; past it, the process is presumed dead.
-    lease_expires = models.DateTimeField(null=True, blank=True)
-    created = models.DateTimeField(default=timezone.now)
-    finished = models.DateTimeField(null=True, blank=True)
+    lease_expires = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
 
     objects = TurnQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("turn")
+        verbose_name_plural = _("turns")
         ordering = ["index"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "index"], name="turn_unique_index"),
@@ -161,7 +179,11 @@ class Turn(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.role} turn {self.index} of {self.conversation_id}"
+        # The heading of each turn in the conversation's admin page.
+        return gettext("Turn %(index)s (%(role)s)") % {
+            "index": self.index,
+            "role": self.get_role_display(),
+        }
 
 
 # Review models live in their own module; importing them here is how Django finds them.

@@ -59,6 +59,9 @@ class TurnPlan:
     # `store_turn` then makes the request's own conversation, kept off the chat's
     # lists, and keeps the messages sent upstream on the turn.
     api_token_name: str | None = None
+    # The person's language (the socket's, the API request's): text the server writes
+    # itself, the offline demo's answer, is in it. "": the site's default.
+    language: str = ""
 
 
 def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProvidersConfig(AppConfig):
     name = "providers"
-    verbose_name = "Providers and models"
+    verbose_name = _("Providers and models")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

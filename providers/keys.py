@@ -1,6 +1,7 @@
 """The state of API keys as turns use them: refused, rate-limited, last used.
 
-A turn tries its provider's enabled keys in order (conversations/live/runner.py).
+A turn tries its provider's enabled keys in order (conversations/live/runner.py),
+by the rules of `Failover` (which the admin's "Import models" follows too).
 What it learns about a key is written here, each change in its own transaction,
 from async code through conversations/live/db.py `run_db`:
 
@@ -34,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import AuditEntry, record
 from providers.models import ApiKey
+from providers.wire import AuthError, ProviderError, RateLimited
 
 # Sent (on commit) when keys were enabled or disabled by an update, not a save.
 keys_changed = Signal()
@@ -93,6 +95,71 @@ def in_order(keys: Sequence[KeyRef]) -> tuple[KeyRef, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Step:
+    """What a failed attempt leads to (`Failover.after`)."""
+
+    again: bool  # whether another attempt is worth making (`Failover.key` now)
+    wait: float = 0.0  # seconds to wait before it
+    # The key state to write first (mark_refused or note_failure and its arguments).
+    write: tuple[Any, ...] | None = None
+    moved: bool = False  # the next attempt uses another key
+
+
+class Failover:
+    """The rules for trying a provider's keys in turn (docs/architecture.md, "Keys and
+    failover"), without I/O: the turn's runner (conversations/live/failover.py) and
+    the admin's "Import models" drive it, each writing the key state and waiting in
+    its own way.
+
+    - 401/403: the key is to be marked refused, and the next key tried at once;
+    - 429 and 402: the key cools down in this process, its reason is noted, the
+      provider's Retry-After is waited (bounded) and the next key tried; on the
+      last key a 429 is retried like a 5xx;
+    - 5xx and connection errors: the same key again, UPSTREAM_RETRIES times with
+      exponential backoff (a Retry-After, bounded, instead when given).
+    """
+
+    def __init__(self, keys: Sequence[KeyRef], during: str = "before the first token"):
+        self.keys = list(keys)
+        self.index = 0
+        self.retries = 0
+        self.during = during  # what a refused key's audit entry says was being done
+
+    @property
+    def key(self) -> KeyRef:
+        return self.keys[self.index]
+
+    def after(self, exc: ProviderError) -> Step:
+        """What `exc` on the current key leads to."""
+        key = self.key
+        if isinstance(exc, AuthError) and key.id:
+            self.keys.pop(self.index)  # `index` is now the next key's
+            again = self.index < len(self.keys)
+            return Step(again, write=(mark_refused, key.id, exc.status, self.during), moved=again)
+        write = None
+        if (isinstance(exc, RateLimited) or exc.status == 402) and key.id:
+            cool_down(key.id, exc.retry_after)
+            template = NO_CREDIT if exc.status == 402 else RATE_LIMITED
+            write = (note_failure, key.id, template, exc.status)
+            if self.index + 1 < len(self.keys):
+                self.index += 1
+                wait = _bounded(exc.retry_after) if exc.retry_after else 0.0
+                return Step(True, wait, write, moved=True)
+        if exc.retryable and self.retries < settings.UPSTREAM_RETRIES:
+            if exc.retry_after is not None:
+                wait = _bounded(exc.retry_after)
+            else:
+                wait = settings.UPSTREAM_RETRY_BASE_SECONDS * 2**self.retries
+            self.retries += 1
+            return Step(True, wait, write)
+        return Step(False, write=write)
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, 0.0), settings.UPSTREAM_RETRY_AFTER_MAX_SECONDS)
+
+
 def forget_state() -> None:
     """This process's in-memory key state (tests)."""
     with _lock:
@@ -113,8 +180,9 @@ def _announce(key_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: keys_changed.send(sender=ApiKey, key_ids=ids))
 
 
-def mark_refused(key_id: int, status: int | None) -> bool:
-    """The provider refused the key (401/403): keep it, disabled, with why and when."""
+def mark_refused(key_id: int, status: int | None, during: str = "before the first token") -> bool:
+    """The provider refused the key (401/403): keep it, disabled, with why and when.
+    `during`: what was being done, for the audit log."""
     now = timezone.now()
     with transaction.atomic():
         updated = ApiKey.objects.filter(id=key_id).update(
@@ -122,9 +190,7 @@ def mark_refused(key_id: int, status: int | None) -> bool:
         )
         if updated:
             key = ApiKey.objects.select_related("provider").get(pk=key_id)
-            record(
-                None, AuditEntry.Action.INVALIDATED, key, f"HTTP {status} before the first token"
-            )
+            record(None, AuditEntry.Action.INVALIDATED, key, f"HTTP {status} {during}")
         _announce([key_id])
     return updated == 1
 

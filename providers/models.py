@@ -9,44 +9,51 @@ from providers import crypto
 
 
 class ApiStyle(models.TextChoices):
-    CHAT_COMPLETIONS = "chat-completions", "Chat completions"
-    RESPONSES = "responses", "Responses"
-    DEMO = "demo", "Offline demo"
+    CHAT_COMPLETIONS = "chat-completions", _("Chat completions")
+    RESPONSES = "responses", _("Responses")
+    DEMO = "demo", _("Offline demo")
 
 
 class ThinkingMode(models.TextChoices):
-    ENABLED = "enabled", "Enabled"
-    DISABLED = "disabled", "Disabled"
-    AUTO = "auto", "Auto"
+    ENABLED = "enabled", _("Enabled")
+    DISABLED = "disabled", _("Disabled")
+    AUTO = "auto", _("Auto")
 
 
 class Effort(models.TextChoices):
-    MINIMAL = "minimal", "Minimal"
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    MAX = "max", "Max"
+    MINIMAL = "minimal", _("Minimal")
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    MAX = "max", _("Max")
 
 
 def validate_provider_name(value: str) -> None:
     # A model reference is "<provider name>/<model id>", split on the first "/".
     if "/" in value:
-        raise ValidationError("A provider name cannot contain '/'.")
+        raise ValidationError(_("A provider name cannot contain '/'."))
 
 
 class Provider(models.Model):
-    name = models.CharField(max_length=64, unique=True, validators=[validate_provider_name])
-    style = models.CharField(max_length=32, choices=ApiStyle.choices)
+    name = models.CharField(
+        _("name"), max_length=64, unique=True, validators=[validate_provider_name]
+    )
+    style = models.CharField(_("API style"), max_length=32, choices=ApiStyle.choices)
     base_url = models.URLField(
+        _("base URL"),
         max_length=500,
         blank=True,
-        help_text="Up to the API root, with any /v1, /api/v3 or /v2: requests go to "
-        "base URL + /chat/completions or /responses.",
+        help_text=_(
+            "Up to the API root, with any /v1, /api/v3 or /v2: requests go to "
+            "base URL + /chat/completions or /responses."
+        ),
     )
-    enabled = models.BooleanField(default=True)
-    created = models.DateTimeField(auto_now_add=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -79,7 +86,9 @@ class ApiKey(models.Model):
     # Lower priority first, then the order the keys were added.
     TRY_ORDER = ("priority", "created", "id")
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="api_keys")
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("provider"), on_delete=models.CASCADE, related_name="api_keys"
+    )
     label = models.CharField(
         _("label"),
         max_length=100,
@@ -88,8 +97,8 @@ class ApiKey(models.Model):
         ),
     )
     # Fernet token; the plaintext never leaves `secret()`.
-    encrypted_secret = models.TextField(editable=False)
-    last_four = models.CharField(max_length=4, editable=False)
+    encrypted_secret = models.TextField(_("encrypted secret"), editable=False)
+    last_four = models.CharField(_("last four characters"), max_length=4, editable=False)
     priority = models.IntegerField(
         _("priority"),
         default=0,
@@ -139,21 +148,37 @@ class ApiKey(models.Model):
 
 
 class ChatModel(models.Model):
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
-    model_id = models.CharField(max_length=200, help_text="The upstream id, e.g. deepseek-v4-pro")
-    display_name = models.CharField(max_length=200, blank=True)
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("provider"), on_delete=models.CASCADE, related_name="models"
+    )
+    model_id = models.CharField(
+        _("model ID"), max_length=200, help_text=_("The upstream id, e.g. deepseek-v4-pro")
+    )
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
     # Which thinking modes / efforts the model accepts; empty: the parameter is never sent.
-    thinking_modes = models.JSONField(default=list, blank=True)
-    default_thinking = models.CharField(max_length=16, choices=ThinkingMode.choices, blank=True)
-    efforts = models.JSONField(default=list, blank=True)
-    default_effort = models.CharField(max_length=16, choices=Effort.choices, blank=True)
+    thinking_modes = models.JSONField(_("thinking modes"), default=list, blank=True)
+    default_thinking = models.CharField(
+        _("default thinking mode"), max_length=16, choices=ThinkingMode.choices, blank=True
+    )
+    efforts = models.JSONField(_("reasoning efforts"), default=list, blank=True)
+    default_effort = models.CharField(
+        _("default reasoning effort"), max_length=16, choices=Effort.choices, blank=True
+    )
     max_output_tokens = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Sent by default."
+        _("max output tokens"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Sent by default."),
     )
     max_output_tokens_limit = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Upper bound."
+        _("max output tokens limit"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Upper bound."),
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
     # Hints from the providers' own advice for R1-family models, applied only by the
     # context builder (conversations/context.py).
     no_system_prompt = models.BooleanField(
@@ -175,6 +200,8 @@ class ChatModel(models.Model):
     )
 
     class Meta:
+        verbose_name = _("model")
+        verbose_name_plural = _("models")
         ordering = ["provider__name", "model_id"]
         constraints = [
             # The model reference "<provider>/<model id>" must name exactly one row.
@@ -199,11 +226,13 @@ class ChatModel(models.Model):
         bad = [m for m in self.thinking_modes if m not in ThinkingMode.values]
         bad += [e for e in self.efforts if e not in Effort.values]
         if bad:
-            raise ValidationError(f"Unknown values: {', '.join(map(str, bad))}")
+            raise ValidationError(
+                _("Unknown values: %(values)s") % {"values": ", ".join(map(str, bad))}
+            )
         if self.default_thinking and self.default_thinking not in self.thinking_modes:
-            raise ValidationError({"default_thinking": "Not one of the model's thinking modes."})
+            raise ValidationError({"default_thinking": _("Not one of the model's thinking modes.")})
         if self.default_effort and self.default_effort not in self.efforts:
-            raise ValidationError({"default_effort": "Not one of the model's efforts."})
+            raise ValidationError({"default_effort": _("Not one of the model's efforts.")})
         limit, default = self.max_output_tokens_limit, self.max_output_tokens
         if limit and default and default > limit:
-            raise ValidationError({"max_output_tokens": "Above the limit."})
+            raise ValidationError({"max_output_tokens": _("Above the limit.")})

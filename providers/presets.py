@@ -85,14 +85,16 @@ class Preset:
 
 
 def _deepseek_v4(model_id: str, display_name: str) -> PresetModel:
-    # Thinking on by default; effort "high" or "max" ("low"/"medium" are mapped to
-    # "high" by DeepSeek, so not offered). 1M context, up to 384K output.
+    # Thinking on by default; effort "low", "high" or "max", default high (DeepSeek's
+    # thinking guide). DeepSeek maps "minimal" to low, "medium" and "xhigh" to high,
+    # "ultra" to max: only the three it tells apart are offered. 1M context, up to
+    # 384K output.
     return PresetModel(
         model_id,
         display_name,
         thinking_modes=("enabled", "disabled"),
         default_thinking="enabled",
-        efforts=("high", "max"),
+        efforts=("low", "high", "max"),
         default_effort="high",
         max_output_tokens_limit=384_000,
     )
@@ -139,8 +141,14 @@ PRESETS: dict[str, Preset] = {
             "deepseek",
             CHAT,
             "https://api.deepseek.com",
-            _("DeepSeek API: DeepSeek V4 Flash and Pro, thinking on or off, effort high or max"),
+            _(
+                "DeepSeek API: DeepSeek V4.1 Flash, V4 Flash and V4 Pro, thinking on or off, "
+                "effort low, high or max"
+            ),
             models=(
+                # The id DeepSeek's model list names; the older deepseek-v4-flash is
+                # still served (by V4.1 Flash), so kept for providers already using it.
+                _deepseek_v4("deepseek-flash", "DeepSeek V4.1 Flash"),
                 _deepseek_v4("deepseek-v4-flash", "DeepSeek V4 Flash"),
                 _deepseek_v4("deepseek-v4-pro", "DeepSeek V4 Pro"),
             ),
@@ -174,8 +182,18 @@ PRESETS: dict[str, Preset] = {
             "qianfan",
             CHAT,
             "https://qianfan.baidubce.com/v2",
-            _("Baidu Qianfan v2: DeepSeek R1 and its Qwen-32B distillation"),
+            _(
+                "Baidu Qianfan v2: DeepSeek V4.1 Flash (thinking on or off), DeepSeek R1 "
+                "and its Qwen-32B distillation"
+            ),
             models=(
+                # Qianfan's list gives it `thinking` (enabled / disabled), no effort.
+                PresetModel(
+                    "deepseek-v4.1-flash",
+                    "DeepSeek V4.1 Flash (Qianfan)",
+                    thinking_modes=("enabled", "disabled"),
+                    default_thinking="enabled",
+                ),
                 _r1("deepseek-r1", "DeepSeek R1 (Qianfan)", None, None),
                 _r1("deepseek-r1-distill-qwen-32b", "DeepSeek R1 Distill Qwen 32B", None, None),
             ),

@@ -148,6 +148,27 @@ def test_rename_delete_and_download(client, alice, conversation):
     assert not Turn.objects.filter(conversation_id=conversation.id).exists()
 
 
+def test_download_includes_the_system_prompt(client, alice, conversation):
+    """The file holds what shaped the answers: the conversation's system prompt, verbatim
+    (in a fence nothing in it can close), before the first turn."""
+    conversation.title = "Ocean notes"
+    conversation.system_prompt = "Answer as a **pirate**.\n```\nno escape\n```"
+    conversation.save()
+    _two_branches(conversation)
+    client.force_login(alice)
+    text = client.get(f"/c/{conversation.id}/download.md").content.decode()
+    head, _, rest = text.partition("## You")
+    assert (
+        "## System prompt\n\n````text\nAnswer as a **pirate**.\n```\nno escape\n```\n````" in head
+    )
+    assert "second answer" in rest
+    # No prompt, no section.
+    conversation.system_prompt = ""
+    conversation.save()
+    text = client.get(f"/c/{conversation.id}/download.md").content.decode()
+    assert "System prompt" not in text
+
+
 def test_stale_streaming_turn_is_marked_incomplete_on_read(client, alice, conversation):
     from datetime import timedelta
 
@@ -205,6 +226,19 @@ def test_first_visit_creates_the_admin(client, django_user_model):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_favicon_ico_leads_to_the_icon(client, alice):
+    """Browsers ask for /favicon.ico on every site; each page also names the icon."""
+    from django.contrib.staticfiles import finders
+
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 302 and resp["Location"] == "/static/favicon.svg"
+    assert finders.find("favicon.svg")  # served by whitenoise (test_static_files.py)
+    client.force_login(alice)
+    for url in ("/", "/accounts/login/"):
+        page = Client().get(url) if url.startswith("/accounts") else client.get(url)
+        assert '<link rel="icon" href="/static/favicon' in page.content.decode(), url
 
 
 @pytest.mark.django_db

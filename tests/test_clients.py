@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
@@ -633,6 +634,48 @@ async def test_demo_streams_reasoning_then_content(settings: Settings) -> None:
     assert isinstance(usage, Usage) and usage.reasoning_tokens and usage.completion_tokens
     assert usage.completion_tokens > usage.reasoning_tokens
     assert await collect(client, request) == events  # deterministic
+
+
+async def test_demo_answer_shows_what_the_page_renders(settings: Settings) -> None:
+    """A code block, a table and math ($ inline, $$ on lines of their own), as the
+    page's Markdown renders them; in the active language, English or Chinese."""
+    from django.utils import translation
+
+    settings.DEMO_DELAY_SECONDS = 0
+    for language, said in (("en", "Tables:"), ("zh-hans", "表格：")):
+        with translation.override(language):
+            events = await collect(DemoClient(ClientConfig("")), REQUEST)
+        content = texts(events)[1]
+        assert said in content
+        fence = content.index("```python\n")
+        assert content.index("\n```\n", fence) > fence  # the fence closes
+        assert "\n|---|---|---|\n" in content
+        assert re.search(r"(?m)^\| .+ \| .+ \| .+ \|$", content)
+        assert re.search(r" \$F_n = [^$ ][^$]*[^$ ]\$[^\d]", content)  # inline math
+        assert re.search(r"(?m)^\$\$\n.+\n\$\$$", content)  # display math
+
+
+async def test_demo_streams_chinese_a_character_at_a_time(settings: Settings) -> None:
+    from django.utils import translation
+
+    from providers.clients.demo import words
+
+    assert words("你好，世界 and more\n中文") == [
+        "你",
+        "好",
+        "，",
+        "世",
+        "界 ",
+        "and ",
+        "more\n",
+        "中",
+        "文",
+    ]
+    settings.DEMO_DELAY_SECONDS = 0
+    with translation.override("zh-hans"):
+        events = await collect(DemoClient(ClientConfig("")), REQUEST)
+    pieces = [e.text for e in events if isinstance(e, ContentDelta)]
+    assert max(len(p.strip()) for p in pieces if not p.isascii()) <= 2
 
 
 async def test_demo_without_thinking(settings: Settings) -> None:

@@ -423,3 +423,44 @@ async def test_demo_provider_streams_without_network(ws_for, alice, conversation
     assert frames[-1]["type"] == "turn.completed"
     reasoning, content = texts(frames)
     assert reasoning and content
+
+
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [
+        ((b"accept-language", b"zh-CN,zh;q=0.9,en;q=0.5"), "这是离线演示"),
+        ((b"cookie", b"django_language=zh-hans"), "这是离线演示"),
+        ((b"accept-language", b"en-GB"), "This is the offline demo"),
+    ],
+)
+async def test_the_demo_answers_in_the_persons_language(
+    alice, conversation, settings, header, said
+):
+    """The socket's language (the switcher's cookie, else Accept-Language) is the
+    demo's: a newcomer reading Chinese sees the demo in Chinese."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+    from tests.conftest import HOST, ORIGIN, session_cookie
+
+    settings.DEMO_DELAY_SECONDS = 0
+    session = await database_sync_to_async(session_cookie)(alice)
+    cookie = f"sessionid={session}"
+    if header[0] == b"cookie":
+        cookie += "; " + header[1].decode()
+    headers = [(b"origin", ORIGIN), (b"host", HOST), (b"cookie", cookie.encode())]
+    headers += [header] if header[0] != b"cookie" else []
+    ws = WebsocketCommunicator(
+        application, f"/ws/conversations/{conversation.id}/", headers=headers
+    )
+    assert (await ws.connect())[0]
+    await ws.send_json_to(
+        {"type": "user_message", "content": "天空为什么是蓝色的？", "model": "demo/reasoner"}
+    )
+    frames = await collect_turn(ws)
+    await ws.disconnect()
+    assert frames[-1]["type"] == "turn.completed", frames[-1]
+    reasoning, content = texts(frames)
+    assert said in content and "天空为什么是蓝色的？" in content
+    assert ("用户写道" in reasoning) == ("这是" in said)
+    assert "```python\n" in content and "|---|---|---|" in content and "$$\n" in content

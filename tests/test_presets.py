@@ -62,11 +62,11 @@ EXPECTED = {
     "vllm": ("chat-completions", None),
 }
 MODELS = {
-    "deepseek": ["deepseek-v4-flash", "deepseek-v4-pro"],
+    "deepseek": ["deepseek-flash", "deepseek-v4-flash", "deepseek-v4-pro"],
     "ark": ["deepseek-r1-250528", "doubao-seed-1-6-251015"],
     "ark-responses": ["doubao-seed-1-6-251015"],
     "ark-bots": [],
-    "qianfan": ["deepseek-r1", "deepseek-r1-distill-qwen-32b"],
+    "qianfan": ["deepseek-r1", "deepseek-r1-distill-qwen-32b", "deepseek-v4.1-flash"],
     "coreshub": ["DeepSeek-R1"],
     "new-api": ["deepseek-reasoner"],
     "vllm": [],
@@ -101,7 +101,8 @@ def test_deepseek_models_carry_thinking_and_effort(key_env):
     for model in models_of("deepseek").values():
         assert model.thinking_modes == ["enabled", "disabled"]
         assert model.default_thinking == "enabled"
-        assert model.efforts == ["high", "max"] and model.default_effort == "high"
+        # DeepSeek's thinking guide: low, high and max (minimal and medium map onto them).
+        assert model.efforts == ["low", "high", "max"] and model.default_effort == "high"
 
 
 @pytest.mark.django_db
@@ -121,11 +122,19 @@ def test_limits_of_ark_r1_and_new_api(key_env):
 # family, and the "<think>\n" prefill only where the provider documents a final
 # assistant message it continues (Ark).
 HINTS = {
-    "deepseek": {"deepseek-v4-flash": (False, False), "deepseek-v4-pro": (False, False)},
+    "deepseek": {
+        "deepseek-flash": (False, False),
+        "deepseek-v4-flash": (False, False),
+        "deepseek-v4-pro": (False, False),
+    },
     "ark": {"deepseek-r1-250528": (True, True), "doubao-seed-1-6-251015": (False, False)},
     "ark-responses": {"doubao-seed-1-6-251015": (False, False)},
     "ark-bots": {},
-    "qianfan": {"deepseek-r1": (True, False), "deepseek-r1-distill-qwen-32b": (True, False)},
+    "qianfan": {
+        "deepseek-r1": (True, False),
+        "deepseek-r1-distill-qwen-32b": (True, False),
+        "deepseek-v4.1-flash": (False, False),
+    },
     "coreshub": {"DeepSeek-R1": (True, False)},
     "new-api": {"deepseek-reasoner": (True, False)},
     "vllm": {},
@@ -249,6 +258,28 @@ async def test_deepseek_sends_thinking_on_every_request_and_effort_only_with_it(
         options={"thinking": "enabled", "effort": "high"},
     )  # fmt: skip
     assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "high"
+
+    body = await turn(
+        ws_for, alice, conversation, fake_upstream, "deepseek/deepseek-flash",
+        options={"effort": "low"},
+    )  # fmt: skip
+    assert body["model"] == "deepseek-flash"
+    assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "low"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_qianfan_deepseek_v4_1_flash_sends_thinking(
+    ws_for, alice, conversation, fake_upstream, key_env
+):
+    await preset_on_fake(fake_upstream, "qianfan")
+    model = "qianfan/deepseek-v4.1-flash"
+    body = await turn(ws_for, alice, conversation, fake_upstream, model)
+    assert body["model"] == "deepseek-v4.1-flash" and body["thinking"] == {"type": "enabled"}
+    assert "reasoning_effort" not in body
+    options = {"thinking": "disabled"}
+    body = await turn(ws_for, alice, conversation, fake_upstream, model, options=options)
+    assert body["thinking"] == {"type": "disabled"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -383,7 +414,7 @@ BROKEN = [
     (
         "deepseek",
         "/chat/completions",
-        {**CHAT, "thinking": {"type": "enabled"}, "reasoning_effort": "minimal"},
+        {**CHAT, "thinking": {"type": "enabled"}, "reasoning_effort": "none"},
         "reasoning_effort",
     ),
     (
@@ -407,6 +438,7 @@ BROKEN = [
     ),
     ("ark-responses", "/responses", {**RESP, "reasoning": {"effort": "max"}}, "reasoning.effort"),
     ("qianfan", "/chat/completions", {**CHAT, "logprobs": True}, "logprobs"),
+    ("qianfan", "/chat/completions", {**CHAT, "thinking": {"type": "auto"}}, "thinking"),
     ("new-api", "/chat/completions", {**CHAT, "logit_bias": {"1": 5}}, "logit_bias"),
 ]
 
@@ -431,6 +463,15 @@ def test_the_fake_takes_what_the_provider_takes(fake_upstream):
     fake_upstream.rules = "deepseek"
     thinking = {"type": "disabled"}
     assert post(fake_upstream, "/chat/completions", {**CHAT, "thinking": thinking})[0] == 200
+    # Every effort in DeepSeek's mapping table (minimal and low to low, medium and xhigh
+    # to high, max and ultra to max).
+    for effort in ("minimal", "low", "medium", "high", "xhigh", "max", "ultra"):
+        body = {**CHAT, "thinking": {"type": "enabled"}, "reasoning_effort": effort}
+        assert post(fake_upstream, "/chat/completions", body)[0] == 200, effort
+    fake_upstream.rules = "qianfan"
+    for mode in ("enabled", "disabled"):
+        body = {**CHAT, "thinking": {"type": mode}}
+        assert post(fake_upstream, "/chat/completions", body)[0] == 200, mode
     fake_upstream.rules = "ark-responses"
     body = {**RESP, "thinking": thinking, "reasoning": {"effort": "minimal"}}
     assert post(fake_upstream, "/responses", body)[0] == 200
@@ -473,7 +514,7 @@ def test_import_models_adds_what_the_provider_lists(fake_upstream, key_env):
     assert request.path == "/v1/models"
     assert request.headers["authorization"] == f"Bearer {TEST_API_KEY}"
     models = models_of("deepseek")
-    assert models["deepseek-v4-flash"].efforts == ["high", "max"]  # known: the preset's fields
+    assert models["deepseek-v4-flash"].efforts == ["low", "high", "max"]  # the preset's fields
     assert models["deepseek-v4-next"].efforts == []  # unknown: the id only
     assert models["deepseek-v4-pro"].display_name == "Pro"  # existing: untouched
 
@@ -513,8 +554,7 @@ def test_import_models_admin_action(admin_client, fake_upstream, key_env):
     )
     assert response.status_code == 200
     page = response.content.decode()
-    # (The admin capitalises messages: "Vllm: ...".)
-    assert "llm: 2 models added from the provider&#x27;s list: Qwen/QwQ-32B, deepseek-r1." in page
+    assert "vllm: 2 models added from the provider&#x27;s list: Qwen/QwQ-32B, deepseek-r1." in page
     assert sorted(models_of("vllm")) == ["Qwen/QwQ-32B", "deepseek-r1"]
 
 

@@ -255,6 +255,18 @@ def test_the_usage_admin_is_read_only_and_links_a_chart(admin_client, alice, res
 
 
 @pytest.mark.django_db
+def test_the_chart_names_models_by_their_display_names(admin_client, alice, chat_provider):
+    ChatModel.objects.filter(provider=chat_provider, model_id="fake-r1").update(
+        display_name="Fake R1"
+    )
+    used(alice, 1234)
+    DailyUsage.objects.create(day=today(), user=alice, model="gone/old-model", total_tokens=5)
+    svg = admin_client.get("/admin/accounts/dailyusage/chart/").content.decode()
+    assert "No team · Fake R1: 1,234" in svg and CHAT not in svg
+    assert "No team · gone/old-model: 5" in svg  # a deleted model keeps its reference
+
+
+@pytest.mark.django_db
 def test_the_chart_is_for_staff_only(client, alice):
     client.force_login(alice)
     assert client.get("/admin/accounts/dailyusage/chart/").status_code == 302  # to the login

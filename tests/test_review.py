@@ -60,7 +60,9 @@ def test_visibility_is_the_same_on_every_surface(team, who, sees):  # type: igno
     # Writes are refused the same way, and change nothing.
     rate = client.post(f"/review/{turn.id}/", {"rating": "bad", "note": "x"})
     assert rate.status_code == (302 if sees else 404)
-    redact = client.post(f"/review/{turn.id}/redact/", {"part": "reasoning", "passage": "Rayleigh"})
+    asked = {"part": "reasoning", "passage": "Rayleigh"}
+    assert client.post(f"/review/{turn.id}/redact/", asked).status_code == (200 if sees else 404)
+    redact = client.post(f"/review/{turn.id}/redact/", {**asked, "confirm": "1"})
     assert redact.status_code == (302 if sees else 404)
     turn.refresh_from_db()
     assert ("Rayleigh" in turn.reasoning_content) is not sees
@@ -245,13 +247,17 @@ def test_redaction_removes_the_text_from_the_database(team):  # type: ignore[no-
     )
     client = client_for(team.reviewer)
     response = client.post(
-        f"/review/{turn.id}/redact/", {"part": "reasoning", "passage": secret}, follow=True
+        f"/review/{turn.id}/redact/",
+        {"part": "reasoning", "passage": secret, "confirm": "1"},
+        follow=True,
     )
     assert "Redacted 38 characters." in response.content.decode()
     turn.refresh_from_db()
     assert turn.reasoning_content == "The key [redacted] was pasted.\nAgain: [redacted]."
     assert secret in turn.content  # the other part is untouched until redacted too
-    client.post(f"/review/{turn.id}/redact/", {"part": "content", "passage": secret})
+    client.post(
+        f"/review/{turn.id}/redact/", {"part": "content", "passage": secret, "confirm": "1"}
+    )
     turn.refresh_from_db()
     assert turn.content == "Do not share [redacted]."
     # Nothing keeps the original: not the turn, not the record.
@@ -281,7 +287,10 @@ def test_redaction_matches_exactly_and_refuses_a_running_turn(team):  # type: ig
     )
     assert "not in the text" in page.content.decode()
     # A textarea sends CRLF; the stored text has LF.
-    client.post(f"/review/{turn.id}/redact/", {"part": "reasoning", "passage": "one\r\nline"})
+    client.post(
+        f"/review/{turn.id}/redact/",
+        {"part": "reasoning", "passage": "one\r\nline", "confirm": "1"},
+    )
     turn.refresh_from_db()
     assert turn.reasoning_content == "line [redacted] two"
     assert Redaction.objects.filter(turn=turn).count() == 1

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 def _offered(user) -> set[str]:  # type: ignore[no-untyped-def]
     page = client_for(user).get("/review/").content.decode()
-    datalist = page.split('<datalist id="model-refs">', 1)[1].split("</datalist>", 1)[0]
-    return set(re.findall(r'<option value="(p/[^"]+)"', datalist))
+    choices = page.split('<select id="f-model" name="model">', 1)[1].split("</select>", 1)[0]
+    return set(re.findall(r'<option value="(p/[^"]+)"', choices))
 
 
 @pytest.fixture

@@ -189,9 +189,12 @@ def test_redacting_inside_the_queue_stays_in_it(team):  # type: ignore[no-untype
     assert (
         f'action="/review/{turn.id}/redact/?status=completed&amp;queue=1"' in page.content.decode()
     )
+    asked = {"part": "reasoning", "passage": "sk-123"}
+    confirm = client.post(f"/review/{turn.id}/redact/?status=completed&queue=1", asked)
+    html = confirm.content.decode()
+    assert f'action="/review/{turn.id}/redact/?status=completed&amp;queue=1"' in html
     done = client.post(
-        f"/review/{turn.id}/redact/?status=completed&queue=1",
-        {"part": "reasoning", "passage": "sk-123"},
+        f"/review/{turn.id}/redact/?status=completed&queue=1", {**asked, "confirm": "1"}
     )
     assert done["Location"] == f"/review/{turn.id}/?status=completed&queue=1#redact"
     turn.refresh_from_db()

@@ -113,7 +113,9 @@ def test_add_team_refuses_unknown_names_and_writes_nothing(
 @pytest.fixture
 def limited(chat_provider, bob):  # type: ignore[no-untyped-def]
     """`fake/team-only`, given to team Research (bob is a member, alice is not)."""
-    model = ChatModel.objects.create(provider=chat_provider, model_id="team-only")
+    model = ChatModel.objects.create(
+        provider=chat_provider, model_id="team-only", display_name="Team only"
+    )
     team = Team.objects.create(name="Research")
     team.members.add(bob)
     team.models.add(model)
@@ -142,10 +144,31 @@ async def test_a_model_of_a_team_one_is_not_in_is_an_unknown_model(
     again = await error_for(ws, {"type": "regenerate", "turn": answer, "model": LIMITED})
     await ws.disconnect()
     assert refused["code"] == again["code"] == unknown["code"] == "invalid_model"
-    # Nothing tells a model the person may not use from one that does not exist.
-    assert refused["message"] == unknown["message"].replace("fake/nope", LIMITED)
-    assert again["message"] == refused["message"]
+    # A model given to teams she is not in is named, in plain words (its display name),
+    # so she knows which one to replace; nothing goes upstream, no other model answers.
+    assert refused["message"] == again["message"]
+    assert refused["message"].startswith("You may not use Team only any more:")
+    assert "fake/nope" not in unknown["message"] and "Team only" not in unknown["message"]
     assert len(fake_upstream.requests) == asked  # nothing went upstream
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_superusers_may_use_every_enabled_model(ws_for, conversation, limited, fake_upstream):
+    """The admin who grants a model to a team is in no team: he keeps every model."""
+    admin = await database_sync_to_async(_make_superuser)()
+    mine = await database_sync_to_async(Conversation.objects.create)(owner=admin)
+    frames, turn = await run_turn(ws_for, admin, mine, model=LIMITED)
+    assert frames[-1]["type"] == "turn.completed" and turn.model == LIMITED
+    model = await database_sync_to_async(ChatModel.objects.select_related("provider").get)(
+        model_id="team-only"
+    )
+    assert access.may_use(admin, model)
+
+
+def _make_superuser():  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", password="root-pass-123")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -184,6 +207,15 @@ def test_the_picker_shows_only_the_models_one_may_use(alice, bob, limited):
 
     assert picker(alice) == [OPEN]
     assert picker(bob) == [OPEN, LIMITED]
+    # Superusers see every enabled model, and the picker says why.
+    root = _make_superuser()
+    assert picker(root) == [OPEN, LIMITED]
+    note = "As an administrator you see every model"
+    client = Client()
+    client.force_login(root)
+    assert note in client.get("/").content.decode()
+    client.force_login(bob)
+    assert note not in client.get("/").content.decode()
     # A model given to a team no one is in is open to no one but its members.
     ChatModel.objects.filter(model_id="fake-r1").get().teams.add(Team.objects.create(name="Empty"))
     assert picker(alice) == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -53,6 +54,18 @@ def _team_label(name: str | None) -> str:
     return name if name is not None else gettext("No team")
 
 
+def _model_labels(refs: set[str]) -> dict[str, str]:
+    """Each model's display name, as the picker shows it, by its reference; a model
+    without one (or deleted since) keeps its reference. The model is named by its
+    app label: accounts imports providers only in access.py."""
+    chat_model = apps.get_model("providers", "ChatModel")
+    rows = chat_model.objects.exclude(display_name="").values_list(
+        "provider__name", "model_id", "display_name"
+    )
+    labels = {f"{provider}/{model_id}": name for provider, model_id, name in rows}
+    return {ref: labels.get(ref, ref) for ref in refs}
+
+
 def chart_context(today: date | None = None) -> dict[str, Any]:
     today = today or timezone.now().astimezone(UTC).date()
     start = today - timedelta(days=DAYS - 1)
@@ -69,6 +82,9 @@ def chart_context(today: date | None = None) -> dict[str, Any]:
         .annotate(total=Sum("total_tokens"), turns=Sum("turns"))
         .order_by("team__name", "model")
     ]
+    labels = _model_labels({r["model"] for r in per_model})
+    for r in per_model:
+        r["model"] = labels[r["model"]]
     teams = sorted({r["team__name"] for r in per_day}, key=lambda t: (t is None, t or ""))
     colours = {team: PALETTE[i % len(PALETTE)] for i, team in enumerate(teams)}
     days = [start + timedelta(days=i) for i in range(DAYS)]

@@ -22,7 +22,7 @@ class OidcIdentity(models.Model):
     issuer = models.CharField(_("issuer"), max_length=255)
     subject = models.CharField(_("subject (sub)"), max_length=255)
     groups = models.JSONField(_("groups at the latest sign-in"), default=list, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
     last_login = models.DateTimeField(_("latest sign-in"), null=True, blank=True)
 
     class Meta:

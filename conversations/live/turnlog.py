@@ -113,6 +113,22 @@ def forget(turn_id: str) -> None:
         _log._logs.pop(turn_id, None)
 
 
+def kept(turn_id: str) -> int | None:
+    """How many events of a turn's log are kept (None: no log), from synchronous
+    code: the redaction's confirmation says whether there is a log to drop."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            return int(client.xlen(RedisTurnLog.key(turn_id))) or None
+        finally:
+            client.close()
+    if isinstance(_log, MemoryTurnLog):
+        return len(_log._logs.get(turn_id) or []) or None
+    return None
+
+
 def reset_turn_log() -> None:
     """For tests that change REDIS_URL."""
     global _log

@@ -11,6 +11,7 @@ the partial answer is kept, status `stopped`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -143,7 +144,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         return exc.response()
     feed = TurnFeed(plan.conversation_id, plan.turn_id)
     await feed.join()  # before the runner publishes turn.started
-    runner = start_runner(plan)
+    runner = start_runner(dataclasses.replace(plan, language=translation.get_language()))
     try:
         await asyncio.shield(runner.stored)
     except ClientError as exc:

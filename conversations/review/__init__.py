@@ -14,7 +14,10 @@
 - `plain.py`: the list's plain-text previews (Markdown stripped).
 - `traces.py`: what a trace page and an export line show (context sent upstream,
   reviews, references), batched per conversation.
-- `actions.py`: the writes (rate, redact, purge).
+- `actions.py`: the writes (rate, purge).
+- `redaction.py`: where a passage occurs (the confirmation) and its removal from
+  the reasoning, the answer, the person's message or the title;
+  `redaction_view.py`: `/review/<turn>/redact/`, confirmation then write.
 - `export.py`: JSONL and Markdown lines, shared by the view and `export_traces`.
 - `views.py`: `/review/`, `/review/<turn>/`, `/review/compare/`, `/review/queue/`,
   `/review/export.jsonl`.

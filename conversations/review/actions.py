@@ -1,8 +1,8 @@
-"""The review's writes: judgements, redactions and the retention purge.
+"""The review's writes: judgements and the retention purge (redactions: redaction.py).
 
-Like conversations/actions.py, each is one transaction. Redacting or purging a turn
-rewrites its text, so a running turn is refused (its runner would write the old
-text back at the next checkpoint) and purge skips it.
+Like conversations/actions.py, each is one transaction. Purging a turn rewrites its
+text, so it skips a running turn (its runner would write the old text back at the
+next checkpoint).
 """
 
 from __future__ import annotations
@@ -15,18 +15,10 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.teams import Team
 from conversations.models import Turn
-from conversations.review.models import Redaction, Review, ReviewTag
-
-REDACTED = "[redacted]"
-
-
-class RedactError(ValueError):
-    """A redaction that cannot be done; the message is for the person."""
-
+from conversations.review.models import Review, ReviewTag
 
 MAX_TAGS = 20
 
@@ -53,39 +45,6 @@ def rate(turn: Turn, reviewer: Any, rating: str, score: int | None, tags: list[s
     have = set(review.tags.values_list("name", flat=True))
     ReviewTag.objects.bulk_create([ReviewTag(review=review, name=t) for t in tags if t not in have])
     return review
-
-
-def redact(turn_id: Any, by: Any, part: str, passage: str) -> Redaction:
-    """Replace every occurrence of `passage` in the part with [redacted]; the original
-    is not kept anywhere (the record holds only its length)."""
-    if part not in Redaction.Part.values:
-        raise RedactError(_("Choose the reasoning or the answer."))
-    if not passage.strip():
-        raise RedactError(_("Paste or select the passage to redact."))
-    field = "reasoning_content" if part == Redaction.Part.REASONING else "content"
-    with transaction.atomic():
-        turn = Turn.objects.select_for_update().get(pk=turn_id)
-        if turn.status == Turn.Status.STREAMING:
-            raise RedactError(_("This turn is still running; redact it once it ends."))
-        text = getattr(turn, field)
-        count = text.count(passage)
-        if not count:
-            raise RedactError(_("That passage is not in the text (it must match exactly)."))
-        setattr(turn, field, text.replace(passage, REDACTED))
-        turn.save(update_fields=[field])
-        record = Redaction.objects.create(
-            turn=turn, by=by, part=part, chars=len(passage) * count, occurrences=count
-        )
-        transaction.on_commit(lambda: forget_log(str(turn.id)))
-    return record
-
-
-def forget_log(turn_id: str) -> None:
-    """Drop the turn's event log (kept CHAT_LOG_RETENTION_SECONDS after it ends), so a
-    late `resume` cannot replay the text a redaction or purge removed."""
-    from conversations.live import turnlog
-
-    turnlog.forget(turn_id)
 
 
 @dataclass

@@ -99,11 +99,11 @@ def markdown_lines(
     """One section per turn: who, model and when; the context; reasoning; answer; reviews."""
     for r in records(turns, staff=staff, sort=sort):
         out = [f"## {r['model'] or _('Unknown model')} · {r['user']} · {r['created']}", ""]
-        out += [f"- turn: `{r['turn']}`", f"- {_('Status')}: {r['status']}"]
+        out += [f"- turn: `{r['turn']}`", f"- {_('Status')}: {traces.status_label(r['status'])}"]
         if r["usage"]:
-            out.append(f"- usage: `{json.dumps(r['usage'])}`")
+            out.append("- " + _("Tokens") + ": " + _usage_line(r["usage"]))
         if r["timings"]:
-            out.append(f"- timings: `{json.dumps(r['timings'])}`")
+            out.append("- " + _("Times") + ": " + _timings_line(r["timings"]))
         if r["error"]:
             out.append(f"- error: `{json.dumps(r['error'], ensure_ascii=False)}`")
         if r["tags"]:
@@ -112,7 +112,14 @@ def markdown_lines(
         out += [f"### {_('Context sent upstream')}", ""]
         for m in r["messages"]:
             fence = _fence(m["content"])
-            out += [f"**{m['role']}**", "", f"{fence}text", m["content"], fence, ""]
+            out += [
+                f"**{traces.role_label(m['role'])}**",
+                "",
+                f"{fence}text",
+                m["content"],
+                fence,
+                "",
+            ]
         for title, text in ((_("Reasoning"), r["reasoning_content"]), (_("Answer"), r["content"])):
             fence = _fence(text)
             out += [f"### {title}", "", f"{fence}text", text, fence, ""]
@@ -121,3 +128,33 @@ def markdown_lines(
             text = " ".join(note["note"].split())
             out += [f"> **{note['reviewer']}** {verdict} {text}".rstrip(), ""]
         yield "\n".join(out) + "\n"
+
+
+def _usage_line(usage: dict[str, Any]) -> str:
+    """Usage as a reader says it: prompt, reasoning, answer and total tokens, each
+    only when known."""
+    parts = [
+        (_("prompt"), usage.get("prompt_tokens")),
+        (_("reasoning"), usage.get("reasoning_tokens")),
+        (_("answer"), traces.answer_tokens(usage)),
+        (_("total"), usage.get("total_tokens")),
+    ]
+    return " · ".join(f"{label} {value}" for label, value in parts if value is not None) or "–"
+
+
+def _timings_line(timings: dict[str, Any]) -> str:
+    """Timings in seconds: first reasoning token, thinking, first answer token, total."""
+    parts = [
+        (_("first reasoning token"), timings.get("reasoning_first_token")),
+        (_("thinking"), timings.get("reasoning_duration")),
+        (_("first answer token"), timings.get("content_first_token")),
+        (_("total"), timings.get("total")),
+    ]
+    return (
+        " · ".join(
+            f"{label} {round(ms / 1000, 1)} s"
+            for label, ms in parts
+            if isinstance(ms, int | float) and not isinstance(ms, bool)
+        )
+        or "–"
+    )

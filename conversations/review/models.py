@@ -23,9 +23,17 @@ class Review(models.Model):
         GOOD = "good", _("Good")
         BAD = "bad", _("Bad")
 
-    turn = models.ForeignKey("conversations.Turn", on_delete=models.CASCADE, related_name="reviews")
+    turn = models.ForeignKey(
+        "conversations.Turn",
+        verbose_name=_("turn"),
+        on_delete=models.CASCADE,
+        related_name="reviews",
+    )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trace_reviews"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.CASCADE,
+        related_name="trace_reviews",
     )
     rating = models.CharField(_("rating"), max_length=8, choices=Rating.choices, blank=True)
     score = models.PositiveSmallIntegerField(
@@ -35,8 +43,8 @@ class Review(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5)],
     )
     note = models.TextField(_("note"), blank=True)
-    created = models.DateTimeField(default=timezone.now)
-    updated = models.DateTimeField(default=timezone.now)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    updated = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         verbose_name = _("review")
@@ -60,10 +68,14 @@ class Review(models.Model):
 
 
 class ReviewTag(models.Model):
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="tags")
+    review = models.ForeignKey(
+        Review, verbose_name=_("review"), on_delete=models.CASCADE, related_name="tags"
+    )
     name = models.CharField(_("tag"), max_length=50)
 
     class Meta:
+        verbose_name = _("review tag")
+        verbose_name_plural = _("review tags")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["review", "name"], name="reviewtag_unique_name"),
@@ -78,18 +90,29 @@ class Redaction(models.Model):
     class Part(models.TextChoices):
         REASONING = "reasoning", _("Reasoning")
         CONTENT = "content", _("Answer")
+        USER = "user", _("Person's message")
+        TITLE = "title", _("Conversation title")
 
     turn = models.ForeignKey(
-        "conversations.Turn", on_delete=models.CASCADE, related_name="redactions"
+        "conversations.Turn",
+        verbose_name=_("turn"),
+        on_delete=models.CASCADE,
+        related_name="redactions",
     )
     # Kept when the person is deleted: the record says that a redaction happened.
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("redacted by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
     )
-    part = models.CharField(max_length=16, choices=Part.choices)
-    chars = models.PositiveIntegerField(help_text=_("Characters removed, all occurrences."))
-    occurrences = models.PositiveIntegerField()
-    created = models.DateTimeField(default=timezone.now)
+    part = models.CharField(_("part"), max_length=16, choices=Part.choices)
+    chars = models.PositiveIntegerField(
+        _("characters"), help_text=_("Characters removed, all occurrences.")
+    )
+    occurrences = models.PositiveIntegerField(_("occurrences"))
+    created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         verbose_name = _("redaction")
@@ -106,7 +129,11 @@ class TraceSignals(models.Model):
     They describe the turn as it ended: a later redaction or purge leaves them."""
 
     turn = models.OneToOneField(
-        "conversations.Turn", on_delete=models.CASCADE, primary_key=True, related_name="signals"
+        "conversations.Turn",
+        verbose_name=_("turn"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="signals",
     )
     reasoning_chars = models.PositiveIntegerField(_("reasoning characters"), default=0)
     answer_chars = models.PositiveIntegerField(_("answer characters"), default=0)
@@ -116,8 +143,8 @@ class TraceSignals(models.Model):
     empty_answer = models.BooleanField(_("empty answer after long reasoning"), default=False)
     cut = models.BooleanField(_("reasoning cut or stopped"), default=False)
     looping = models.BooleanField(_("repeated passages"), default=False)
-    repeat_share = models.FloatField(default=0)
-    computed = models.DateTimeField(default=timezone.now)
+    repeat_share = models.FloatField(_("share of repeated text"), default=0)
+    computed = models.DateTimeField(_("computed"), default=timezone.now)
 
     class Meta:
         verbose_name = _("trace signals")

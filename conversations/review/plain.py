@@ -52,14 +52,16 @@ def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     return flat
 
 
-def heads(turns: Iterable[Turn]) -> dict[Any, tuple[str, str]]:
-    """Turn id -> the heads of its answer and reasoning, in one query for a page."""
+def heads(turns: Iterable[Turn]) -> dict[Any, tuple[str, str, str]]:
+    """Turn id -> the heads of its answer, its reasoning and the person's message it
+    answers (its parent user turn), in one query for a page."""
     rows = (
         Turn.objects.filter(pk__in=[t.pk for t in turns])
         .annotate(
             answer_head=Left("content", HEAD_CHARS + 1),
             reasoning_head=Left("reasoning_content", HEAD_CHARS + 1),
+            question_head=Left("parent__content", HEAD_CHARS + 1),
         )
-        .values_list("pk", "answer_head", "reasoning_head")
+        .values_list("pk", "answer_head", "reasoning_head", "question_head")
     )
-    return {pk: (answer or "", reasoning or "") for pk, answer, reasoning in rows}
+    return {pk: (a or "", r or "", q or "") for pk, a, r, q in rows}

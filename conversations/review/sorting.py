@@ -58,8 +58,18 @@ SORTS: dict[str, Sort] = {
     for s in (
         Sort("newest", gettext_lazy("Newest first"), None, True),
         Sort("oldest", gettext_lazy("Oldest first"), None, False),
-        Sort("longest_reasoning", gettext_lazy("Longest reasoning"), "reasoning_chars", True),
-        Sort("shortest_reasoning", gettext_lazy("Shortest reasoning"), "reasoning_chars", False),
+        Sort(
+            "longest_reasoning",
+            gettext_lazy("Longest reasoning (characters)"),
+            "reasoning_chars",
+            True,
+        ),
+        Sort(
+            "shortest_reasoning",
+            gettext_lazy("Shortest reasoning (characters)"),
+            "reasoning_chars",
+            False,
+        ),
         Sort("longest_thinking", gettext_lazy("Longest thinking"), "thinking_ms", True),
         Sort("shortest_thinking", gettext_lazy("Shortest thinking"), "thinking_ms", False),
         Sort("highest_ratio", gettext_lazy("Most reasoning per answer"), "ratio", True, float),

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy
 
 from conversations.context import ModelHints, build_context
 from conversations.models import Turn
@@ -148,3 +149,24 @@ def _date(value: Any) -> str:
         except (OverflowError, OSError, ValueError):
             return ""
     return ""
+
+
+_SYSTEM_ROLE = gettext_lazy("system")
+
+
+def status_label(value: str) -> str:
+    """A turn status in the reader's language; an unknown value as it is."""
+    try:
+        return str(Turn.Status(value).label)
+    except ValueError:
+        return value
+
+
+def role_label(value: str) -> str:
+    """A message role (`system`, `user`, `assistant`) in the reader's language."""
+    if value == "system":
+        return str(_SYSTEM_ROLE)
+    try:
+        return str(Turn.Role(value).label)
+    except ValueError:
+        return value

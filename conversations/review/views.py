@@ -1,5 +1,6 @@
-"""Trace review pages: the list, one trace, its judgement and redaction, the export,
-the comparison of 2 to 4 traces side by side, and the review queue (queue.py).
+"""Trace review pages: the list, one trace and its judgement, the export, the
+comparison of 2 to 4 traces side by side, and the review queue (queue.py); the
+redaction's two steps are redaction_view.py.
 
 Every lookup starts from `visible_turns(request.user)`: a trace the person may not
 see is a 404 everywhere.
@@ -21,8 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from conversations.errors import public_error
 from conversations.models import Turn
@@ -46,7 +46,7 @@ def _signals(turn: Turn) -> Any:
     return getattr(turn, "signals", None)
 
 
-def _row(turn: Turn, turn_reviews: list[Any], heads: tuple[str, str]) -> dict[str, Any]:
+def _row(turn: Turn, turn_reviews: list[Any], heads: tuple[str, str, str]) -> dict[str, Any]:
     usage, timings = turn.usage or {}, turn.timings or {}
     return {
         "turn": turn,
@@ -56,6 +56,7 @@ def _row(turn: Turn, turn_reviews: list[Any], heads: tuple[str, str]) -> dict[st
         "thinking": _seconds(timings.get("reasoning_duration")),
         "answer": plain.preview(heads[0]),
         "reasoning": plain.preview(heads[1]),
+        "question": plain.preview(heads[2]),
         **traces.summary(turn_reviews),
     }
 
@@ -80,8 +81,9 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         error, status = str(exc), 400
     reviews, heads = traces.reviews(rows), plain.heads(rows)
     query = urlencode(filters.values)
+    models = reviewable_models(request.user)
     context = {
-        "rows": [_row(t, reviews.get(t.id, []), heads.get(t.pk, ("", ""))) for t in rows],
+        "rows": [_row(t, reviews.get(t.id, []), heads.get(t.pk, ("", "", ""))) for t in rows],
         "values": filters.values,
         "error": error,
         "note": filters.note,
@@ -91,7 +93,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "first_url": ("?" + query) if request.GET.get("after") else "",
         "export_url": with_filters("review-export", filters.values),
         "export_md_url": with_filters("review-export-md", filters.values),
-        "statuses": Turn.Status.values,
+        "statuses": Turn.Status.choices,
         "signal_choices": _signal_choices(),
         "compare_url": reverse("review-compare"),
         "queue_url": with_filters("review-queue", filters.values),
@@ -99,7 +101,10 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "sorts": sorting.SORTS.values(),
         "column_sorts": _column_sorts(filters),
         "teams": reviewed_teams(request.user),
-        "models": reviewable_models(request.user),
+        "models": models,
+        # A model named in the URL but not offered (deleted since): kept selected.
+        "model_unlisted": bool(filters.values.get("model"))
+        and filters.values.get("model") not in {m.ref for m in models},
     }
     return render(request, "review/list.html", context, status=status)
 
@@ -330,32 +335,6 @@ def _timing_labels() -> list[tuple[str, str]]:
         ("content_first_token", _("First answer token")),
         ("total", _("Total time")),
     ]
-
-
-@login_required
-@require_POST
-def redact(request: HttpRequest, turn_id: Any) -> HttpResponse:
-    turn = _trace(request, turn_id)  # owner, team reviewer or superuser: who may see it
-    form = RedactForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Paste or select the passage to redact."))
-    else:
-        try:
-            record = actions.redact(
-                turn.id, request.user, form.cleaned_data["part"], form.cleaned_data["passage"]
-            )
-        except actions.RedactError as exc:
-            messages.error(request, str(exc))
-        else:
-            text = ngettext(
-                "Redacted %(count)s character.", "Redacted %(count)s characters.", record.chars
-            )
-            messages.success(request, text % {"count": record.chars})
-    # Back to the trace as it was opened: inside a queue, the queue's parameters.
-    query = request.GET.urlencode()
-    return redirect(
-        reverse("review-trace", args=[turn.id]) + ("?" + query if query else "") + "#redact"
-    )
 
 
 def _export(

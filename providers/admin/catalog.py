@@ -150,16 +150,20 @@ class ApiKeyAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
 
 class ChatModelForm(forms.ModelForm):  # type: ignore[type-arg]
     thinking_modes = forms.MultipleChoiceField(
+        label=_("Thinking modes"),
         choices=ThinkingMode.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Modes the model accepts; none: the thinking parameter is never sent.",
+        help_text=_("Modes the model accepts; none: the thinking parameter is never sent."),
     )
     efforts = forms.MultipleChoiceField(
+        label=_("Reasoning efforts"),
         choices=Effort.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Efforts the model accepts (DeepSeek V4: high, max; Ark: minimal to high).",
+        help_text=_(
+            "Efforts the model accepts (DeepSeek V4: low, high, max; Ark: minimal to high)."
+        ),
     )
 
     class Meta:
@@ -220,7 +224,7 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if not change:
-            preset_admin.add_preset_models(form)
+            preset_admin.add_preset_models(form, request.user)
 
     @admin.display(description=_("Keys"))
     def key(self, obj: Provider) -> str:

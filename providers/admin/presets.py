@@ -16,7 +16,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit import AuditEntry, record
 from providers import model_import, presets
+from providers.admin.preset_preview import PresetSelect
 from providers.models import ChatModel, Provider
 
 
@@ -35,6 +37,7 @@ class ProviderAddForm(forms.ModelForm):  # type: ignore[type-arg]
         label=_("Start from preset"),
         choices=_preset_choices,
         required=False,
+        widget=PresetSelect,
         help_text=_(
             "Fills in the style, the base URL and the models of that provider. Leave the "
             "name empty to name the provider after the preset. Everything stays editable."
@@ -75,13 +78,16 @@ class ProviderAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
-def add_preset_models(form: forms.ModelForm) -> list[str]:  # type: ignore[type-arg]
+def add_preset_models(form: forms.ModelForm, actor: Any = None) -> list[str]:  # type: ignore[type-arg]
     """After an add form with a preset is saved (inlines included): its models the
-    provider does not have yet. Returns the ids added."""
+    provider does not have yet, each in the audit log. Returns the ids added."""
     preset = presets.PRESETS.get(form.cleaned_data.get("preset") or "")
     if preset is None:
         return []
-    return presets.add_models(form.instance, preset.models)
+    added = presets.add_models(form.instance, preset.models)
+    for model in ChatModel.objects.filter(provider=form.instance, model_id__in=added):
+        record(actor, AuditEntry.Action.CREATED, model, f"Start from preset {preset.name}")
+    return added
 
 
 def _report(result: model_import.ImportResult, provider: Provider) -> str:
@@ -136,7 +142,7 @@ def import_models(
     queryset: QuerySet[Provider],
 ) -> None:
     for provider in queryset:
-        result = model_import.import_models(provider)
+        result = model_import.import_models(provider, request.user)
         level = messages.SUCCESS if result.added else messages.WARNING
         if result.source == "provider" and not result.added:
             level = messages.INFO

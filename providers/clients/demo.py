@@ -8,15 +8,34 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from providers.clients.base import BaseClient, ClientConfig
 from providers.wire import ContentDelta, Done, Event, ReasoningDelta, StreamRequest, Usage
 
-_WORDS = re.compile(r"\s*\S+\s*|\s+")
+# A word and its spaces, or one CJK character (Chinese has no spaces to stream by).
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_WORDS = re.compile(rf"\s*(?:[{_CJK}]|[^\s{_CJK}]+)\s*|\s+")
+
+# What the page renders, shown once to a newcomer: a code block (highlighted, with
+# its Copy button), a table and math (KaTeX: $...$ inline, $$ on lines of their own).
+_CODE = (
+    "def fibonacci(n: int) -> list[int]:\n"
+    "    numbers, a, b = [], 0, 1\n"
+    "    for _ in range(n):\n"
+    "        numbers.append(a)\n"
+    "        a, b = b, a + b\n"
+    "    return numbers\n"
+)
+_INLINE_MATH = "$F_n = F_{n-1} + F_{n-2}$"
+_DISPLAY_MATH = (
+    "$$\nF_n = \\frac{\\varphi^n - \\psi^n}{\\sqrt{5}}, \\quad "
+    "\\varphi = \\frac{1 + \\sqrt{5}}{2}\n$$"
+)
 
 
 def words(text: str) -> list[str]:
-    """Pieces that join back to `text` exactly, one word (and its spaces) each."""
+    """Pieces that join back to `text` exactly: a word or a CJK character, and its spaces."""
     return _WORDS.findall(text)
 
 
@@ -24,36 +43,58 @@ def topic_of(request: StreamRequest) -> str:
     last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
     topic = " ".join(last.split())
     if not topic:
-        return "(an empty message)"
+        return _("(an empty message)")
     return topic if len(topic) <= 60 else topic[:59].rstrip() + "…"
 
 
 def reasoning_text(topic: str) -> str:
-    return (
-        f'The user wrote: "{topic}". '
+    """In the active language (the runner activates the person's)."""
+    return _(
+        'The user wrote: "%(topic)s". '
         "I am the offline demo provider, so no real model is thinking here. "
         "Still, I can show how a reasoning model streams: first this chain of thought, "
         "shown apart from the answer and never sent back to a model, then the answer itself. "
-        "I will keep the answer short and point to where a real provider is configured."
-    )
+        "The answer will show what the page renders (a code block, a table and math) "
+        "and point to where a real provider is configured."
+    ) % {"topic": topic}
 
 
 def answer_text(topic: str, thinking: bool = True) -> str:
+    """Markdown in the active language; the page sanitizes it like any model's answer."""
     seen = (
-        "- the reasoning streamed first, in its own panel;\n"
-        "- this answer streams after it, word by word;\n"
+        [
+            _("the reasoning streamed first, in its own panel;"),
+            _("this answer streams after it, word by word;"),
+        ]
         if thinking
-        else "- thinking was switched off, so no reasoning came first;\n"
-        "- this answer streams word by word;\n"
+        else [
+            _("thinking was switched off, so no reasoning came first;"),
+            _("this answer streams word by word;"),
+        ]
     )
-    return (
-        f"**This is the offline demo.** You wrote: *{topic}*\n\n"
-        "What you just saw:\n\n"
-        f"{seen}"
-        "- only this answer would go back to a model in the next turn.\n\n"
-        "To talk to a real model, add a provider with "
-        "`python manage.py add_provider` and pick it in the model menu."
-    )
+    seen.append(_("only this answer would go back to a model in the next turn."))
+    head = (_("Part"), _("Where it shows"), _("Sent back to a model"))
+    rows = [
+        (_("Reasoning"), _("In its own panel, folded when done"), _("No")),
+        (_("Answer"), _("Here, rendered as Markdown"), _("Yes")),
+    ]
+    table = ["| " + " | ".join(head) + " |", "|---|---|---|"]
+    table += ["| " + " | ".join(row) + " |" for row in rows]
+    comment = "# " + _("The first n Fibonacci numbers.")
+    parts = [
+        _("**This is the offline demo.** You wrote: *%(topic)s*") % {"topic": topic},
+        _("What you just saw:"),
+        "\n".join(f"- {line}" for line in seen),
+        _("Answers are Markdown. Code is highlighted and has a Copy button:"),
+        f"```python\n{comment}\n{_CODE}```",
+        _("Tables:"),
+        "\n".join(table),
+        _("And math, inline %(formula)s and on lines of its own:") % {"formula": _INLINE_MATH},
+        _DISPLAY_MATH,
+        _("To talk to a real model, add a provider with %(command)s and pick it in the model menu.")
+        % {"command": "`python manage.py add_provider`"},
+    ]
+    return "\n\n".join(parts)
 
 
 class DemoClient(BaseClient):

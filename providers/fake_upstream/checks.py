@@ -129,8 +129,11 @@ def refusal(
 # Reasoning models refuse these (DeepSeek, Ark's R1, Qianfan, new-api gateways).
 REJECTED_PARAMS = ("logprobs", "top_logprobs", "logit_bias")
 ARK_EFFORTS = ("minimal", "low", "medium", "high")
-# DeepSeek maps low and medium to high, xhigh to max.
-DEEPSEEK_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+# DeepSeek's thinking guide: `reasoning_effort` is low, high or max; it also takes
+# minimal (as low), medium and xhigh (as high) and ultra (as max). Anything else is a 400.
+DEEPSEEK_EFFORTS = ("minimal", "low", "medium", "high", "xhigh", "max", "ultra")
+# Qianfan v2's `thinking` (deepseek-v4.1-flash): enabled or disabled.
+QIANFAN_THINKING = ("enabled", "disabled")
 
 # Which provider's rules a preset's requests meet (vllm: none, it takes anything).
 RULES_OF_PRESET = {
@@ -138,7 +141,7 @@ RULES_OF_PRESET = {
     "ark": "ark",
     "ark-responses": "ark",
     "ark-bots": "ark",
-    "qianfan": "gateway",
+    "qianfan": "qianfan",
     "coreshub": "gateway",
     "new-api": "gateway",
 }
@@ -210,10 +213,18 @@ def rule_refusal(rules: str, path: str, data: Any) -> Script | None:
             return error_response(
                 400,
                 deepseek_error(
-                    f"Invalid reasoning_effort {effort!r}: expected 'high' or 'max'.",
+                    f"Invalid reasoning_effort {effort!r}: expected 'low', 'high' or 'max'.",
                     "reasoning_effort",
                 ),
             )
+    if family == "qianfan" and thinking is not None and thinking not in QIANFAN_THINKING:
+        return error_response(
+            400,
+            deepseek_error(
+                f"Invalid thinking.type {thinking!r}: expected 'enabled' or 'disabled'.",
+                "thinking",
+            ),
+        )
     if family == "ark":
         if thinking is not None and thinking not in ("enabled", "disabled", "auto"):
             return error_response(400, ark_error("thinking.type", f"unknown value {thinking!r}"))

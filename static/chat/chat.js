@@ -81,10 +81,21 @@ function saveOptions() {
   localStorage.setItem("chat.options.new", choice);
 }
 
+// A conversation's model the person may no longer use stays chosen, marked, so
+// the next turn is refused by the server naming it, never sent to another model
+// unasked (the picker would otherwise fall back to its first entry).
+function keepUnavailable(ref) {
+  const option = new Option(fmt(_("%(model)s (not available to you)"), { model: ref }), ref);
+  option.dataset.unavailable = "1";
+  modelSel.append(option);
+}
+
 function restoreOptions(fallbackModel) {
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(optionsKey()) || "{}") || {}; } catch { saved = {}; }
   const has = (select, v) => v && [...select.options].some((o) => o.value === v);
+  const wanted = saved.model || fallbackModel;
+  if (conversationId && wanted && !has(modelSel, wanted)) keepUnavailable(wanted);
   const model = has(modelSel, saved.model) ? saved.model : fallbackModel;
   if (has(modelSel, model)) modelSel.value = model;
   updateThinking();
@@ -140,7 +151,7 @@ function activePath() {
 }
 
 function modelLabel(ref) {
-  const option = [...modelSel.options].find((o) => o.value === ref);
+  const option = [...modelSel.options].find((o) => o.value === ref && !o.dataset.unavailable);
   return option ? option.textContent : ref || "";
 }
 
@@ -223,12 +234,38 @@ function assistantView(node) {
   };
   view.extra = () => [
     ...(view.answerNode.data || node.status === "streaming" || !node.status
-      ? [button(_("Copy"), () => navigator.clipboard && navigator.clipboard.writeText(view.answerNode.data))]
+      ? copyAnswer(view)
       : []),
     button(_("Regenerate"), () => regenerate(node)),
   ];
   details.addEventListener("toggle", () => { if (view.autoToggle) view.autoToggle = false; else view.userToggled = true; });
   return view;
+}
+
+// Copy's feedback: the button says "Copied" (or "Copy failed", with the answer selected
+// to copy by hand) for a moment, and a status region says it to screen readers.
+function copyAnswer(view) {
+  const note = el("span", "visually-hidden");
+  note.setAttribute("role", "status");
+  const copy = button(_("Copy"), () => {
+    const say = (text) => {
+      copy.textContent = text;
+      note.textContent = text;
+      clearTimeout(copy.copyTimer);
+      copy.copyTimer = setTimeout(() => { copy.textContent = _("Copy"); note.textContent = ""; }, 1500);
+    };
+    const fail = () => {
+      const range = document.createRange();
+      range.selectNodeContents(view.answer);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      say(_("Copy failed"));
+    };
+    if (!navigator.clipboard) { fail(); return; }
+    navigator.clipboard.writeText(view.answerNode.data).then(() => say(_("Copied")), fail);
+  });
+  copy.dataset.copy = "";
+  return [copy, note];
 }
 
 // The text of a part, rendered as Markdown as it grows (markdown.js re-renders only
@@ -273,7 +310,7 @@ function renderPath() {
       view.running = running;
       for (const b of view.tools.querySelectorAll("button")) {
         if (b.dataset.edge === undefined) b.dataset.edge = b.disabled ? "1" : "";
-        b.disabled = b.dataset.edge === "1" || (running && b.textContent !== _("Copy"));
+        b.disabled = b.dataset.edge === "1" || (running && b.dataset.copy === undefined);
       }
     }
     return view.wrap;
