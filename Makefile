@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install test-deps run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-page bench-review fake-upstream ci clean
+.PHONY: install test-deps run test test-all lint format typecheck migrations-check deploy-check bench bench-quick bench-baseline bench-page bench-review fake-upstream ci clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,11 @@ run: install
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The suite (unit, socket, multi-process, browser); never the benchmark.
+# The suite (unit, socket, multi-process, browser); never the benchmark. `-rs`: each
+# skipped group says in the summary what it needs (Redis, Chromium, ...).
 test: install test-deps
 	mkdir -p var
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -rs
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -58,7 +59,10 @@ deploy-check: install
 	ALLOWED_HOSTS=chat.example.com CSRF_TRUSTED_ORIGINS=https://chat.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
+# A person's turn first (new chat, socket, message; SQLite and PostgreSQL + Redis), then
+# the relay's limits, the chat page, the trace review and the API (tests/bench/README.md).
 bench: install
+	$(PY) -m tests.bench.person
 	$(PY) -m tests.bench.relay
 	$(PY) -m tests.bench.chatpage
 	$(PY) -m tests.bench.review
@@ -73,8 +77,14 @@ bench-page: install
 bench-review: install
 	$(PY) -m tests.bench.review $(ARGS)
 
+# A person's turn, short (about two minutes), each figure beside the saved baseline's:
+# run it before and after a change on the turn path.
 bench-quick: install
-	$(PY) -m tests.bench.relay --quick
+	$(PY) -m tests.bench.person --quick --compare tests/bench/baseline.json
+
+# Save this machine's figures as the baseline bench-quick compares with.
+bench-baseline: install
+	$(PY) -m tests.bench.person --quick --save-baseline tests/bench/baseline.json
 
 # The scripted fake upstream as a dev server: try every provider style locally.
 fake-upstream: install

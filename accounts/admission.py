@@ -36,15 +36,16 @@ transaction, no row.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
-from django.db.models import OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import access, limits
 from accounts.quota import QuotaExceeded
@@ -56,12 +57,19 @@ class Reservation(models.Model):
     """An admitted turn that has not ended: it counts as running for its person and
     holds `tokens` of its teams' quotas until it ends."""
 
-    turn_id = models.UUIDField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    tokens = models.PositiveIntegerField()
-    created = models.DateTimeField(default=timezone.now)
+    turn_id = models.UUIDField(_("turn"), primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    tokens = models.PositiveIntegerField(_("tokens held"))
+    created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("quota reservation")
+        verbose_name_plural = _("quota reservations")
         indexes = [models.Index(fields=["created"], name="reservation_created")]
 
     def __str__(self) -> str:
@@ -86,26 +94,36 @@ def admit(user: Any, turn_id: str, model: Any, tokens: int | None = None) -> Non
     if limit <= 0 and not team_ids:
         limits.check_rate(user)
         return
-    with transaction.atomic():
+    sql = _statements(connection.vendor, len(team_ids))
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.features.has_select_for_update:
             # Locked in one order by every start: the person, then their teams by id.
             # (SQLite has no row locks: its IMMEDIATE transaction holds the file's.)
             # The figures are read after, in statements of their own: a statement
             # that waited for a lock would still see the rows as they were before.
-            users = get_user_model().objects.select_for_update().filter(pk=user.pk)
-            list(users.values_list("pk", flat=True))
-            teams = Team.objects.select_for_update().filter(id__in=team_ids).order_by("id")
-            list(teams.values_list("id", flat=True))
-        if limit > 0 and Reservation.objects.filter(user_id=user.pk).count() >= limit:
-            raise limits.TooManyTurns(limit)
+            cursor.execute(sql.lock_person, [user.pk])
+            if team_ids:
+                cursor.execute(sql.lock_teams, team_ids)
+        if limit > 0:
+            cursor.execute(sql.running, [user.pk])
+            if cursor.fetchone()[0] >= limit:
+                raise limits.TooManyTurns(limit)
         now = timezone.now()
         for name, quota, used, held in committed(team_ids, now):
             if used + held >= quota:
                 # Under the quota until the answers being written end: they may use it.
                 raise QuotaExceeded(name, quota, now, held=used < quota)
         limits.check_rate(user)
-        reserved = tokens or reserve_tokens(model)
-        Reservation.objects.create(turn_id=turn_id, user_id=user.pk, tokens=reserved)
+        turn_field, created_field = Reservation._meta.pk, Reservation.created.field
+        cursor.execute(
+            sql.reserve,
+            [
+                turn_field.get_db_prep_value(turn_id, connection),  # type: ignore[union-attr]
+                user.pk,
+                tokens or reserve_tokens(model),
+                created_field.get_db_prep_value(now, connection),
+            ],
+        )
 
 
 def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:
@@ -113,41 +131,68 @@ def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:
     the day (UTC), and what their admitted, unfinished turns hold."""
     if not team_ids:
         return []
-    members = Team.members.through.objects.filter(team_id=OuterRef(OuterRef("id")))
-    used = (
-        DailyUsage.objects.filter(
-            day=now.astimezone(UTC).date(), user_id__in=members.values("user_id")
-        )
-        .order_by()
-        .values("day")
-        .annotate(n=Sum("total_tokens"))
-        .values("n")
+    day = connection.ops.adapt_datefield_value(now.astimezone(UTC).date())
+    with connection.cursor() as cursor:
+        cursor.execute(_statements(connection.vendor, len(team_ids)).committed, [day, *team_ids])
+        rows = cursor.fetchall()
+    return [(name, int(quota), int(used), int(held)) for name, quota, used, held in rows]
+
+
+@dataclass(frozen=True)
+class _Statements:
+    lock_person: str
+    lock_teams: str
+    running: str
+    committed: str
+    reserve: str
+    release: str
+
+
+@functools.cache
+def _statements(vendor: str, teams: int) -> _Statements:
+    """The admission's SQL, written out once per database and number of teams.
+
+    Built with the ORM, compiling these statements took longer than the rest of a
+    turn's start together (the quota figures, two correlated subqueries, most of
+    all: tests/bench/person.py); they run on every start, inside its lock."""
+    q = connection.ops.quote_name
+
+    def table(model: Any) -> str:
+        return q(model._meta.db_table)
+
+    teams_in = ", ".join(["%s"] * teams)
+    members = table(Team.members.through)
+    member_of = f"SELECT m.{q('user_id')} FROM {members} m WHERE m.{q('team_id')} = t.{q('id')}"
+    reservations = table(Reservation)
+    return _Statements(
+        lock_person=f"SELECT {q('id')} FROM {table(get_user_model())} "
+        f"WHERE {q('id')} = %s FOR UPDATE",
+        lock_teams=f"SELECT {q('id')} FROM {table(Team)} WHERE {q('id')} IN ({teams_in}) "
+        f"ORDER BY {q('id')} FOR UPDATE",
+        running=f"SELECT COUNT(*) FROM {reservations} WHERE {q('user_id')} = %s",
+        committed=(
+            f"SELECT t.{q('name')}, t.{q('daily_token_quota')},"
+            f" COALESCE((SELECT SUM(u.{q('total_tokens')}) FROM {table(DailyUsage)} u"
+            f" WHERE u.{q('day')} = %s AND u.{q('user_id')} IN ({member_of})), 0),"
+            f" COALESCE((SELECT SUM(r.{q('tokens')}) FROM {reservations} r"
+            f" WHERE r.{q('user_id')} IN ({member_of})), 0)"
+            f" FROM {table(Team)} t WHERE t.{q('id')} IN ({teams_in})"
+            f" AND t.{q('daily_token_quota')} IS NOT NULL ORDER BY t.{q('id')}"
+        ),
+        reserve=f"INSERT INTO {reservations} ({q('turn_id')}, {q('user_id')}, {q('tokens')}, "
+        f"{q('created')}) VALUES (%s, %s, %s, %s)",
+        release=f"DELETE FROM {reservations} WHERE {q('turn_id')} = %s",
     )
-    held = (
-        Reservation.objects.filter(user_id__in=members.values("user_id"))
-        .order_by()
-        .annotate(one=Value(1))
-        .values("one")
-        .annotate(n=Sum("tokens"))
-        .values("n")
-    )
-    big = models.BigIntegerField()
-    zero = Value(0, output_field=big)
-    rows = (
-        Team.objects.filter(id__in=team_ids, daily_token_quota__isnull=False)
-        .order_by("id")
-        .annotate(
-            used=Coalesce(Subquery(used, output_field=big), zero),
-            held=Coalesce(Subquery(held, output_field=big), zero),
-        )
-        .values_list("name", "daily_token_quota", "used", "held")
-    )
-    return [(name, int(quota or 0), int(used), int(held)) for name, quota, used, held in rows]
 
 
 def release(turn_id: Any) -> None:
     """The turn ended, or was never stored: its person and teams get its share back."""
-    Reservation.objects.filter(turn_id=turn_id).delete()
+    turn_field = Reservation._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _statements(connection.vendor, 0).release,
+            [turn_field.get_db_prep_value(turn_id, connection)],  # type: ignore[union-attr]
+        )
 
 
 def release_orphans(now: Any, running: Any) -> int:

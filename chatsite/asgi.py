@@ -3,15 +3,20 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+import django  # noqa: E402
 
 # Django must be set up before the consumers (and their models) are imported.
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from chatsite.handler import SiteHandler  # noqa: E402
+
+# The pages and JSON: their middleware and view in one thread (chatsite/handler.py).
+django_asgi_app = SiteHandler()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origins import SiteOriginValidator  # noqa: E402
+from chatsite.socket_person import SocketPersonMiddleware  # noqa: E402
 from conversations.openai_api.handler import ApiHandler  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
@@ -28,6 +33,6 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         # Scheme, host and port of the Origin must be the site's (chatsite/origins.py).
-        "websocket": SiteOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SiteOriginValidator(SocketPersonMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pprint import pformat
 
 
 def main(argv: list[str]) -> None:
@@ -23,11 +24,31 @@ def main(argv: list[str]) -> None:
     else:
         # Before daphne imports its server module, which creates the loop.
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    _quiet_autobahn()
     from daphne.cli import CommandLineInterface
 
     if not any(arg.endswith(":application") for arg in argv):
         argv = [*argv, "chatsite.asgi:application"]
     CommandLineInterface().run(argv)
+
+
+class _Formatted:
+    """`pprint.pformat(obj)`, done only if the log line is written."""
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __str__(self) -> str:
+        return pformat(self.obj)
+
+
+def _quiet_autobahn() -> None:
+    # Autobahn pretty-prints its forty protocol options into a debug line on every
+    # websocket it accepts, whether or not debug lines are written: about a
+    # millisecond of each socket's connect (tests/bench/person.py).
+    from autobahn.websocket import protocol
+
+    protocol.pformat = _Formatted  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

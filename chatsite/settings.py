@@ -157,6 +157,9 @@ else:
 # (conversations/live/db.py): DB_THREADS of them on PostgreSQL, one on SQLite.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DB_THREADS = env_int("DB_THREADS", 8)
+# Threads that run the pages' and JSON's middleware and views (chatsite/handler.py),
+# each keeping one database connection.
+SITE_THREADS = env_int("SITE_THREADS", 4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,7 +20,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from accounts import access, admission, quota
-from accounts.usage import DailyUsage, tokens_of
+from accounts.usage import DailyUsage, add_to_row, tokens_of
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Source, Turn
 from conversations.plans import TurnPlan
@@ -218,8 +218,12 @@ def finish_turn(
     used_key_id: int | None = None,
     references: list[dict[str, Any]] | None = None,
     bot_usage: dict[str, Any] | None = None,
+    known: tuple[str, int, str] | None = None,
 ) -> bool:
     """Store the final state. False when the turn was already finished (by expiry).
+
+    `known`: the turn's (conversation id, owner id, model ref) when the caller has
+    them (the runner's plan), saving a read of them.
 
     `references` and `bot_usage`: a web-search bot's sources (as sent in
     `turn.references`) and its own usage object; None when there were none.
@@ -249,15 +253,21 @@ def finish_turn(
             key_state.touch_used(used_key_id, now)
         admission.release(turn_id)  # even when finished elsewhere: it is over
         if updated:
-            conversation_id, owner_id, model = (
+            conversation_id, owner_id, model = known or (
                 Turn.objects.filter(id=turn_id)
                 .values_list("conversation_id", "conversation__owner_id", "model")
                 .get()
             )
             Conversation.objects.filter(id=conversation_id).update(updated=now)
             count_usage(owner_id, model, usage, now)
+            # This call moved the turn out of streaming: it has no signals yet.
             review_signals.store(
-                turn_id, status=status, reasoning=reasoning, content=content, timings=timings
+                turn_id,
+                status=status,
+                reasoning=reasoning,
+                content=content,
+                timings=timings,
+                new=True,
             )
     return updated == 1
 
@@ -276,10 +286,7 @@ def count_usage(user_id: int, model: str, usage: dict[str, Any] | None, now: Any
     day = now.astimezone(UTC).date()
     tokens = tokens_of(usage)
     team_id = access.team_for(user_id, model)
-    team = {"team_id": team_id} if team_id is not None else {"team__isnull": True}
-    rows = DailyUsage.objects.filter(day=day, user_id=user_id, model=model, **team)
-    increments = {name: F(name) + value for name, value in tokens.items()}
-    if not rows.update(turns=F("turns") + 1, **increments):
+    if not add_to_row(day, user_id, team_id, model, tokens):
         try:
             # A savepoint: the turn's save survives a lost race. bulk_create sends no
             # post_save, which would drop the quota figures this process keeps.
@@ -289,7 +296,7 @@ def count_usage(user_id: int, model: str, usage: dict[str, Any] | None, now: Any
                 )
                 DailyUsage.objects.bulk_create([row])
         except IntegrityError:
-            rows.update(turns=F("turns") + 1, **increments)
+            add_to_row(day, user_id, team_id, model, tokens)
     transaction.on_commit(functools.partial(quota.note_usage, user_id, day, tokens["total_tokens"]))
 
 

@@ -8,12 +8,14 @@ at most once and in order; a gap in what it was handed is filled from the turn l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
 import uuid
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -82,6 +84,15 @@ def parse_frame(text_data: str | None) -> dict[str, Any]:
     return frame
 
 
+def _open(user: Any, raw_id: str) -> tuple[Any, list[Turn]]:
+    """The person's conversation (None: not theirs) and its dead turns, claimed to be
+    settled: one database trip for the socket's connect."""
+    conversation = actions.conversation_for_user(user, raw_id)
+    if conversation is None:
+        return None, []
+    return conversation, actions.claim_stale_turns(conversation.id)
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     # No channel of its own on the layer: turn events come from conversations.live.fanout
     # (and from other processes over Redis pub/sub). An alias not configured means none.
@@ -91,12 +102,23 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     _watchdog: asyncio.Task[None] | None = None
     _session_watch: asyncio.Task[None] | None = None
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first closes the database connections of the calling
+        # thread, a trip to a worker thread and back before every frame is handled
+        # (before a turn can start). This consumer's database work runs on run_db's
+        # threads, which keep and check their own connection: there is nothing to close.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         raw_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        conversation = None
+        conversation: Any = None
+        claimed: list[Turn] = []
         if user is not None and user.is_authenticated:
-            conversation = await run_db(actions.conversation_for_user, user, raw_id)
+            conversation, claimed = await run_db(_open, user, raw_id)
         if conversation is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
@@ -108,7 +130,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self._send_lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
         lifecycle.ensure_started()
-        await lifecycle.sweep(self.conversation_id)
+        await lifecycle.settle(claimed)
         await get_fanout().join(self.conversation_id, self)
         await self.accept()
         # A company sign-in is re-checked with the IdP; its session ended, this closes.
@@ -184,6 +206,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         # Follow it from seq 0 so this socket gets turn.started even if another
         # socket's events race ahead.
         self.sent.setdefault(plan.turn_id, 0)
+        plan = dataclasses.replace(plan, language=self.language)
         # The runner asks the upstream and stores the turn at the same time; it
         # belongs to the server, so closing this socket meanwhile changes nothing.
         runner = start_runner(plan)

@@ -63,6 +63,12 @@ def _call(func: Callable[..., R], args: Any, kwargs: Any) -> R:
                 _opened.add(conn)
 
 
+def keeping_connection(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`func(*args, **kwargs)` in this long-lived thread, which keeps its database
+    connection as the database threads do (the site's threads: chatsite/handler.py)."""
+    return _call(func, args, kwargs)
+
+
 async def run_db(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run `func(*args, **kwargs)` on a database thread and await its result."""
     loop = asyncio.get_running_loop()

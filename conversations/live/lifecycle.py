@@ -80,7 +80,11 @@ async def _announce(turn: Turn, terminal: Event) -> None:
 
 async def sweep(conversation_id: Any | None = None) -> int:
     """Expire dead turns (of one conversation, or all); returns how many."""
-    claimed = await run_db(actions.claim_stale_turns, conversation_id)
+    return await settle(await run_db(actions.claim_stale_turns, conversation_id))
+
+
+async def settle(claimed: list[Turn]) -> int:
+    """Store and announce the turns `actions.claim_stale_turns` claimed."""
     for turn in claimed:
         reasoning, content, seq, terminal = _fold(turn, await _read_log(turn))
         await run_db(actions.settle_claimed_turn, str(turn.id), reasoning, content, seq)

@@ -7,18 +7,20 @@ an API request could even ask the upstream, where the websocket path pays none.
 None of them does anything for the API: it has no session, no cookie, no CSRF (a
 Bearer token), no page to frame or to give a CSP, and answers in the language of
 its `Accept-Language` by itself (views.py). `chatsite/asgi.py` sends `/v1/` here;
-URLs, views and Django's exception handling are the site's.
+URLs, views and Django's exception handling are the site's. Like the site's handler
+it starts no thread per request (chatsite/handler.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
+from chatsite.handler import LoopHandler
 
-class ApiHandler(ASGIHandler):
+
+class ApiHandler(LoopHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         # What BaseHandler.load_middleware builds for an empty MIDDLEWARE.
         self._view_middleware: list[Any] = []

@@ -116,11 +116,16 @@ def store(
     content: str,
     timings: dict[str, Any] | None,
     finish_reason: str | None = None,
+    new: bool = False,
 ) -> Signals:
-    """Compute and save (create or replace) the turn's signals."""
+    """Compute and save (create or replace) the turn's signals. `new`: the turn has
+    none yet (its final state is being saved), so one INSERT does."""
     found = compute(reasoning, content, status, timings, finish_reason)
     fields = {**found.fields(), "computed": timezone.now()}
-    TraceSignals.objects.update_or_create(turn_id=turn_id, defaults=fields)
+    if new:
+        TraceSignals.objects.bulk_create([TraceSignals(turn_id=turn_id, **fields)])
+    else:
+        TraceSignals.objects.update_or_create(turn_id=turn_id, defaults=fields)
     return found
 
 

@@ -12,6 +12,7 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -181,8 +182,11 @@ async def ws_turn(
     spec: Spec,
     within: float,
     result: StreamResult | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> StreamResult:
-    """Send one `user_message` and read every frame until the turn ends."""
+    """Send one `user_message` and read every frame until the turn ends.
+
+    `on_started` is called when `turn.started` is read (the CPU stamp of a turn's start)."""
     result = result or StreamResult(spec)
     message = json.dumps({"type": "user_message", "content": result.prompt, "model": site.model})
     result.t_send = time.time()
@@ -209,6 +213,8 @@ async def ws_turn(
                     tracker.feed(frame["text"], now)
                 elif type_ == "turn.started":
                     result.t_started = now
+                    if on_started is not None:
+                        on_started()
                 elif type_ in TERMINAL:
                     tracker.usage(frame.get("usage"))
                     result.t_end = now

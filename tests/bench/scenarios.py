@@ -141,7 +141,7 @@ class Context:
 
     def daphne(self, name: str, **extra: str) -> Daphne:
         # Started from the main thread: the parent-death signal is tied to the forking thread.
-        return Daphne(self.env, self.logs / f"{self.backend}-{name}.log", **extra)
+        return Daphne({**self.env, **extra}, self.logs / f"{self.backend}-{name}.log")
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,8 +190,10 @@ class UpstreamProcess:
 class Daphne(DaphneServer):
     """The product under measurement, its log kept under the bench's work dir."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, **extra: str) -> None:
-        super().__init__({**env, **extra}, log_path, preexec_fn=_child_setup)
+    def __init__(
+        self, env: dict[str, str], log_path: Path, preexec_fn: Callable[[], None] = _child_setup
+    ) -> None:
+        super().__init__(env, log_path, preexec_fn=preexec_fn)
 
     def problems(self, top: int = 8) -> list[str]:
         """What the process logged at WARNING and above, counted: `"<n>x <line>"`."""
