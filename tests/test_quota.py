@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import quota
 from accounts.quota import QuotaExceeded
 from accounts.teams import Team
-from accounts.usage import DailyUsage, DailyUsageQuerySet
+from accounts.usage import DailyUsage
 from conversations import actions
 from conversations.models import Conversation
 from providers.fake_upstream import chat_stream, responses_stream
@@ -105,11 +104,11 @@ def test_a_turn_counts_for_the_team_that_gives_the_model_else_the_first(alice, c
 @pytest.mark.django_db(transaction=True)
 def test_an_insert_that_loses_the_race_adds_to_the_winners_row(alice, chat_provider, monkeypatch):
     # Another process inserts the day's row between our UPDATE (0 rows) and INSERT.
-    real_update = QuerySet.update
+    real_add = actions.add_to_row
     raced = []
 
-    def update(qs, **kwargs):  # type: ignore[no-untyped-def]
-        done = real_update(qs, **kwargs)
+    def add_to_row(*args, **kwargs):  # type: ignore[no-untyped-def]
+        done = real_add(*args, **kwargs)
         if not done and not raced:
             raced.append(True)
             DailyUsage.objects.bulk_create(
@@ -117,7 +116,7 @@ def test_an_insert_that_loses_the_race_adds_to_the_winners_row(alice, chat_provi
             )
         return done
 
-    monkeypatch.setattr(DailyUsageQuerySet, "update", update)
+    monkeypatch.setattr(actions, "add_to_row", add_to_row)
     with transaction.atomic():
         actions.count_usage(alice.pk, CHAT, {"total_tokens": 5}, timezone.now())
     assert raced and usage_rows() == {("alice", None, CHAT): (0, 0, 0, 15, 2)}
