@@ -113,9 +113,12 @@ def store_turn(plan: TurnPlan) -> None:
                     id=plan.conversation_id,
                     owner_id=plan.owner_id,
                     source=Source.API,
+                    title=plan.title,
                     created=now,
                     updated=now,
                 )
+                Turn.objects.bulk_create(rows)
+                return
             Turn.objects.bulk_create(rows)
             # Scoped to the owner: a conversation that is not theirs writes nothing.
             updated = Conversation.objects.filter(
