@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete, post_save
 
 from accounts import access
@@ -94,25 +93,13 @@ def resolve_model(ref: Any, user: Any) -> Resolved:
         if refused is not None:
             logger.warning("provider %s: %s", model.provider.name, refused.messages[0])
             raise ClientError("invalid_model", f"Provider {model.provider.name!r}: URL refused.")
-        refs = _decrypted(model.provider)
+        refs = key_state.decrypted(model.provider)
         if not refs:
             raise ClientError("invalid_model", f"Provider {model.provider.name!r} has no API key.")
     resolved = Resolved(model, refs)
     with _lock:
         _cache[ref] = (now + settings.CHAT_MODEL_CACHE_SECONDS, resolved)
     return resolved
-
-
-def _decrypted(provider: Provider) -> tuple[KeyRef, ...]:
-    """The provider's enabled keys, decrypted, in order. A key that cannot be
-    decrypted (FIELD_ENCRYPTION_KEY lost its key) is skipped and logged."""
-    refs = []
-    for key in provider.enabled_keys():
-        try:
-            refs.append(KeyRef.of(key))
-        except ImproperlyConfigured as exc:
-            logger.error("provider %s, key %r: %s", provider.name, key.label, exc)
-    return tuple(refs)
 
 
 def clear(**_kwargs: Any) -> None:

@@ -20,6 +20,7 @@ Writes that change which keys are enabled without a model save (`update()`) send
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone, translation
@@ -36,6 +38,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.audit import AuditEntry, record
 from providers.models import ApiKey
 from providers.wire import AuthError, ProviderError, RateLimited
+
+logger = logging.getLogger(__name__)
 
 # Sent (on commit) when keys were enabled or disabled by an update, not a save.
 keys_changed = Signal()
@@ -67,6 +71,18 @@ class KeyRef:
 _lock = threading.Lock()
 _cooling: dict[int, float] = {}  # key id -> monotonic time it may lead again
 _used_written: dict[int, float] = {}  # key id -> monotonic time last_used was written
+
+
+def decrypted(provider: Any) -> tuple[KeyRef, ...]:
+    """The provider's enabled keys, decrypted, by priority. A key that cannot be
+    decrypted (FIELD_ENCRYPTION_KEY lost its key) is skipped and logged."""
+    refs = []
+    for key in provider.enabled_keys():
+        try:
+            refs.append(KeyRef.of(key))
+        except ImproperlyConfigured as exc:
+            logger.error("provider %s, key %r: %s", provider.name, key.label, exc)
+    return tuple(refs)
 
 
 def cool_down(key_id: int, seconds: float | None = None) -> None:

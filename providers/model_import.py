@@ -29,7 +29,6 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -108,17 +107,6 @@ class ImportResult:
     failure: str = ""
 
 
-def _keys(provider: Provider) -> list[KeyRef]:
-    """The provider's enabled keys, decrypted, in the order a turn tries them now."""
-    refs = []
-    for key in provider.enabled_keys():
-        try:
-            refs.append(KeyRef.of(key))
-        except ImproperlyConfigured as exc:
-            logger.error("provider %s, key %r: %s", provider.name, key.label, exc)
-    return list(key_state.in_order(refs))
-
-
 def _failure(exc: ProviderError) -> str:
     return f"HTTP {exc.status}" if exc.status else str(_("the provider could not be reached"))
 
@@ -147,7 +135,7 @@ def import_models(provider: Provider, actor: Any = None) -> ImportResult:
         return result
     ids: list[str] | None = None
     if preset is None or preset.lists_models:
-        keys = _keys(provider)
+        keys = list(key_state.in_order(key_state.decrypted(provider)))
         refused = problem(provider.base_url)
         if refused is not None:
             result.failure = str(refused.messages[0])

@@ -209,14 +209,7 @@ def run(quick: bool) -> dict[str, Any]:
     }
     with stack.scratch_dir() as work:
         env = stack.backend_env("sqlite", work)
-        stack.migrate(env)
-        for key in list(os.environ):
-            if key not in env:
-                del os.environ[key]
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        stack.setup_django("sqlite", env)
         upstream = stack.UpstreamProcess(env, max_seconds=900)
         daphne = None
         try:

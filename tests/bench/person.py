@@ -31,8 +31,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import os
-import secrets
 import subprocess
 import sys
 import time
@@ -128,18 +126,8 @@ def run_backend_child(args: argparse.Namespace) -> int:
         # a minute), as in production: the relay bench's single user lifts them.
         for name in ("CHAT_MAX_RUNNING_TURNS_PER_USER", "CHAT_MESSAGES_PER_MINUTE"):
             env.pop(name, None)
-        env["SECRET_KEY"] = "bench-" + secrets.token_hex(32)
         try:
-            if backend == "postgres":
-                stack.create_pg_database()
-            stack.migrate(env)
-            for key in list(os.environ):
-                if key not in env:
-                    del os.environ[key]
-            os.environ.update(env)
-            import django
-
-            django.setup()
+            stack.setup_django(backend, env)
             run = Run.sized(args.quick)
             if args.profile:
                 run = dataclasses.replace(run, profile=logs / f"person-{backend}.pyspy.txt")
@@ -152,14 +140,7 @@ def run_backend_child(args: argparse.Namespace) -> int:
         finally:
             if upstream is not None:
                 upstream.stop()
-            if backend == "postgres":
-                try:
-                    from django.db import connections
-
-                    connections.close_all()
-                    stack.drop_pg_database()
-                except Exception:
-                    log.warning("could not drop the bench database", exc_info=True)
+            stack.teardown_django(backend)
     Path(args.result_file).write_text(json.dumps(result, indent=2))
     return 0
 

@@ -214,16 +214,7 @@ def run_backend_child(args: argparse.Namespace) -> int:
         env = stack.backend_env(backend, work)
         try:
             t0 = time.monotonic()
-            if backend == "postgres":
-                stack.create_pg_database()
-            stack.migrate(env)
-            for key in list(os.environ):
-                if key not in env:
-                    del os.environ[key]
-            os.environ.update(env)
-            import django
-
-            django.setup()
+            stack.setup_django(backend, env)
             upstream = stack.UpstreamProcess(env, max_seconds=plan.child_timeout + 120)
             fixtures = stack.make_fixtures(upstream.port, plan.conversations_needed())
             log.info("  setup done in %.1fs", time.monotonic() - t0)
@@ -247,14 +238,7 @@ def run_backend_child(args: argparse.Namespace) -> int:
         finally:
             if upstream is not None:
                 upstream.stop()
-            if backend == "postgres":
-                try:
-                    from django.db import connections
-
-                    connections.close_all()
-                    stack.drop_pg_database()
-                except Exception:
-                    log.warning("could not drop the bench database", exc_info=True)
+            stack.teardown_django(backend)
     Path(args.result_file).write_text(json.dumps(result, indent=2))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ import psutil
 from tests.bench.upstream import raise_nofile
 from tests.servers import DaphneServer, terminate
 
+log = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "reasoning_chat_bench"
@@ -154,6 +156,34 @@ def make_fixtures(upstream_port: int, n_conversations: int) -> Fixtures:
     cookie = client.cookies["sessionid"].value
     connections.close_all()
     return Fixtures(cookie, f"{PROVIDER_NAME}/{MODEL_ID}", [str(c.id) for c in conversations])
+
+
+def setup_django(backend: str, env: dict[str, str]) -> None:
+    """This process on the backend's database, made afresh (PostgreSQL) and migrated,
+    with `env` as its whole environment."""
+    if backend == "postgres":
+        create_pg_database()
+    migrate(env)
+    for key in list(os.environ):
+        if key not in env:
+            del os.environ[key]
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def teardown_django(backend: str) -> None:
+    """The bench's PostgreSQL database dropped; a failure is logged, not raised."""
+    if backend != "postgres":
+        return
+    try:
+        from django.db import connections
+
+        connections.close_all()
+        drop_pg_database()
+    except Exception:
+        log.warning("could not drop the bench database", exc_info=True)
 
 
 # --- processes -------------------------------------------------------------------------------
