@@ -5,8 +5,8 @@ its own to a worker thread that opens and closes a database connection (a new
 PostgreSQL backend each time: CONN_MAX_AGE=0 under ASGI), and wraps every frame the
 socket sends afterwards to look for an HTTP response. Here both are read in one call
 on the chat's database threads, which keep their connection
-(conversations/live/db.py): about a millisecond of every socket's connect
-(tests/bench/person.py). The scope gets what channels' stack gives it: `cookies`,
+(conversations/live/db.py): a trip and two connections fewer for every socket.
+The scope gets what channels' stack gives it: `cookies`,
 `session` (loaded) and `user` (AnonymousUser when nobody is signed in).
 """
 
