@@ -2,7 +2,7 @@
 // Text is always inserted as text (textContent / Text nodes) or through the
 // sanitizing Markdown renderer, never as raw HTML.
 
-import { createMarkdownView, preload } from "./markdown.js";
+import { copyWithFeedback, createMarkdownView, preload } from "./markdown.js";
 import { _, api, el, fmt, showNotice, titleFrom } from "./util.js";
 import { conversationAbandoned, conversationOpened, setDownloadTurn, setSystemPrompt, setTitle, systemPromptForNew } from "./conversations.js";
 
@@ -242,28 +242,11 @@ function assistantView(node) {
   return view;
 }
 
-// Copy's feedback: the button says "Copied" (or "Copy failed", with the answer selected
-// to copy by hand) for a moment, and a status region says it to screen readers.
+// Copy's feedback, as a code block's (markdown.js), also said to screen readers.
 function copyAnswer(view) {
   const note = el("span", "visually-hidden");
   note.setAttribute("role", "status");
-  const copy = button(_("Copy"), () => {
-    const say = (text) => {
-      copy.textContent = text;
-      note.textContent = text;
-      clearTimeout(copy.copyTimer);
-      copy.copyTimer = setTimeout(() => { copy.textContent = _("Copy"); note.textContent = ""; }, 1500);
-    };
-    const fail = () => {
-      const range = document.createRange();
-      range.selectNodeContents(view.answer);
-      getSelection().removeAllRanges();
-      getSelection().addRange(range);
-      say(_("Copy failed"));
-    };
-    if (!navigator.clipboard) { fail(); return; }
-    navigator.clipboard.writeText(view.answerNode.data).then(() => say(_("Copied")), fail);
-  });
+  const copy = button(_("Copy"), () => copyWithFeedback(copy, view.answerNode.data, view.answer, note));
   copy.dataset.copy = "";
   return [copy, note];
 }

@@ -684,6 +684,30 @@ function sanitize(html) {
   return frag;
 }
 
+// Copy `text` for a Copy `button`: the button says "Copied", or "Copy failed" with
+// `node`'s contents selected for the person to copy by hand, for a moment; `status`
+// (a role="status" element), if given, says the same to screen readers.
+export function copyWithFeedback(button, text, node, status = null) {
+  const say = (message) => {
+    button.textContent = message;
+    if (status) status.textContent = message;
+    clearTimeout(button.copyTimer);
+    button.copyTimer = setTimeout(() => {
+      button.textContent = _("Copy");
+      if (status) status.textContent = "";
+    }, 1500);
+  };
+  const fail = () => {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    say(_("Copy failed"));
+  };
+  if (!navigator.clipboard) { fail(); return; }
+  navigator.clipboard.writeText(text).then(() => say(_("Copied")), fail);
+}
+
 function copyButton() {
   const button = document.createElement("button");
   button.type = "button";
@@ -691,21 +715,7 @@ function copyButton() {
   button.textContent = _("Copy");
   button.addEventListener("click", () => {
     const code = button.closest(".md-code")?.querySelector("code");
-    if (!code) return;
-    const say = (text) => {
-      button.textContent = text;
-      clearTimeout(button.mdTimer);
-      button.mdTimer = setTimeout(() => { button.textContent = _("Copy"); }, 1500);
-    };
-    const fail = () => {
-      const range = document.createRange(); // let the person copy it by hand
-      range.selectNodeContents(code);
-      getSelection().removeAllRanges();
-      getSelection().addRange(range);
-      say(_("Copy failed"));
-    };
-    if (!navigator.clipboard) { fail(); return; }
-    navigator.clipboard.writeText(code.textContent).then(() => say(_("Copied")), fail);
+    if (code) copyWithFeedback(button, code.textContent, code);
   });
   return button;
 }
