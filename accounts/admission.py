@@ -94,7 +94,8 @@ def admit(user: Any, turn_id: str, model: Any, tokens: int | None = None) -> Non
     if limit <= 0 and not team_ids:
         limits.check_rate(user)
         return
-    sql = _statements(connection.vendor, len(team_ids))
+    sql = _statements(connection.vendor)
+    per_teams = _team_statements(connection.vendor, len(team_ids))
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.features.has_select_for_update:
             # Locked in one order by every start: the person, then their teams by id.
@@ -103,7 +104,7 @@ def admit(user: Any, turn_id: str, model: Any, tokens: int | None = None) -> Non
             # that waited for a lock would still see the rows as they were before.
             cursor.execute(sql.lock_person, [user.pk])
             if team_ids:
-                cursor.execute(sql.lock_teams, team_ids)
+                cursor.execute(per_teams.lock, team_ids)
         if limit > 0:
             cursor.execute(sql.running, [user.pk])
             if cursor.fetchone()[0] >= limit:
@@ -133,7 +134,8 @@ def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:
         return []
     day = connection.ops.adapt_datefield_value(now.astimezone(UTC).date())
     with connection.cursor() as cursor:
-        cursor.execute(_statements(connection.vendor, len(team_ids)).committed, [day, *team_ids])
+        statement = _team_statements(connection.vendor, len(team_ids)).committed
+        cursor.execute(statement, [day, *team_ids])
         rows = cursor.fetchall()
     return [(name, int(quota), int(used), int(held)) for name, quota, used, held in rows]
 
@@ -141,47 +143,59 @@ def committed(team_ids: list[int], now: Any) -> list[tuple[str, int, int, int]]:
 @dataclass(frozen=True)
 class _Statements:
     lock_person: str
-    lock_teams: str
     running: str
-    committed: str
     reserve: str
     release: str
 
 
+@dataclass(frozen=True)
+class _TeamStatements:
+    lock: str
+    committed: str
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+# The admission's SQL is written out once per database (and number of teams). Built
+# with the ORM, compiling these statements took longer than the rest of a turn's
+# start together (the quota figures, two correlated subqueries, most of all:
+# tests/bench/person.py); they run on every start, inside its lock.
+
+
 @functools.cache
-def _statements(vendor: str, teams: int) -> _Statements:
-    """The admission's SQL, written out once per database and number of teams.
-
-    Built with the ORM, compiling these statements took longer than the rest of a
-    turn's start together (the quota figures, two correlated subqueries, most of
-    all: tests/bench/person.py); they run on every start, inside its lock."""
-    q = connection.ops.quote_name
-
-    def table(model: Any) -> str:
-        return q(model._meta.db_table)
-
-    teams_in = ", ".join(["%s"] * teams)
-    members = table(Team.members.through)
-    member_of = f"SELECT m.{q('user_id')} FROM {members} m WHERE m.{q('team_id')} = t.{q('id')}"
-    reservations = table(Reservation)
+def _statements(vendor: str) -> _Statements:
+    q, reservations = connection.ops.quote_name, _table(Reservation)
+    person = q(get_user_model()._meta.pk.column)  # type: ignore[union-attr,arg-type]
     return _Statements(
-        lock_person=f"SELECT {q('id')} FROM {table(get_user_model())} "
-        f"WHERE {q('id')} = %s FOR UPDATE",
-        lock_teams=f"SELECT {q('id')} FROM {table(Team)} WHERE {q('id')} IN ({teams_in}) "
-        f"ORDER BY {q('id')} FOR UPDATE",
+        lock_person=f"SELECT {person} FROM {_table(get_user_model())} "
+        f"WHERE {person} = %s FOR UPDATE",
         running=f"SELECT COUNT(*) FROM {reservations} WHERE {q('user_id')} = %s",
-        committed=(
-            f"SELECT t.{q('name')}, t.{q('daily_token_quota')},"
-            f" COALESCE((SELECT SUM(u.{q('total_tokens')}) FROM {table(DailyUsage)} u"
-            f" WHERE u.{q('day')} = %s AND u.{q('user_id')} IN ({member_of})), 0),"
-            f" COALESCE((SELECT SUM(r.{q('tokens')}) FROM {reservations} r"
-            f" WHERE r.{q('user_id')} IN ({member_of})), 0)"
-            f" FROM {table(Team)} t WHERE t.{q('id')} IN ({teams_in})"
-            f" AND t.{q('daily_token_quota')} IS NOT NULL ORDER BY t.{q('id')}"
-        ),
         reserve=f"INSERT INTO {reservations} ({q('turn_id')}, {q('user_id')}, {q('tokens')}, "
         f"{q('created')}) VALUES (%s, %s, %s, %s)",
         release=f"DELETE FROM {reservations} WHERE {q('turn_id')} = %s",
+    )
+
+
+@functools.cache
+def _team_statements(vendor: str, teams: int) -> _TeamStatements:
+    q = connection.ops.quote_name
+    teams_in = ", ".join(["%s"] * teams)
+    members = _table(Team.members.through)
+    member_of = f"SELECT m.{q('user_id')} FROM {members} m WHERE m.{q('team_id')} = t.{q('id')}"
+    return _TeamStatements(
+        lock=f"SELECT {q('id')} FROM {_table(Team)} WHERE {q('id')} IN ({teams_in}) "
+        f"ORDER BY {q('id')} FOR UPDATE",
+        committed=(
+            f"SELECT t.{q('name')}, t.{q('daily_token_quota')},"
+            f" COALESCE((SELECT SUM(u.{q('total_tokens')}) FROM {_table(DailyUsage)} u"
+            f" WHERE u.{q('day')} = %s AND u.{q('user_id')} IN ({member_of})), 0),"
+            f" COALESCE((SELECT SUM(r.{q('tokens')}) FROM {_table(Reservation)} r"
+            f" WHERE r.{q('user_id')} IN ({member_of})), 0)"
+            f" FROM {_table(Team)} t WHERE t.{q('id')} IN ({teams_in})"
+            f" AND t.{q('daily_token_quota')} IS NOT NULL ORDER BY t.{q('id')}"
+        ),
     )
 
 
@@ -190,7 +204,7 @@ def release(turn_id: Any) -> None:
     turn_field = Reservation._meta.pk
     with connection.cursor() as cursor:
         cursor.execute(
-            _statements(connection.vendor, 0).release,
+            _statements(connection.vendor).release,
             [turn_field.get_db_prep_value(turn_id, connection)],  # type: ignore[union-attr]
         )
 

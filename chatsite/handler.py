@@ -15,7 +15,6 @@ API has a handler of its own (conversations/openai_api/handler.py).
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,17 +25,6 @@ from django.http import HttpRequest, HttpResponseBase
 
 from chatsite.middleware import StaticFilesMiddleware
 from conversations.live import db
-
-_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-
-
-def _threads() -> ThreadPoolExecutor:
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(settings.SITE_THREADS, thread_name_prefix="site")
-        return _executor
 
 
 class LoopHandler(ASGIHandler):
@@ -59,11 +47,15 @@ class SiteHandler(LoopHandler):
         # The synchronous chain, as a WSGI server builds it: middleware and view call
         # one another directly, in whichever thread runs the chain.
         super().load_middleware(is_async=False)
+        # The pool starts its threads as requests need them, up to SITE_THREADS.
+        threads = ThreadPoolExecutor(settings.SITE_THREADS, thread_name_prefix="site")
+        self._respond = sync_to_async(
+            db.keeping_connection, thread_sensitive=False, executor=threads
+        )
         self._front = StaticFilesMiddleware(self._in_thread)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         return await self._front(request)  # type: ignore[no-any-return]
 
     async def _in_thread(self, request: HttpRequest) -> HttpResponseBase:
-        respond = sync_to_async(db.keeping_connection, thread_sensitive=False, executor=_threads())
-        return await respond(self.get_response, request)
+        return await self._respond(self.get_response, request)

@@ -73,10 +73,6 @@ class Provider(models.Model):
         first), then in the order they were added."""
         return list(self.api_keys.filter(enabled=True).order_by(*ApiKey.TRY_ORDER))
 
-    def active_key(self) -> ApiKey | None:
-        """The first key a turn tries (see `enabled_keys`)."""
-        return self.api_keys.filter(enabled=True).order_by(*ApiKey.TRY_ORDER).first()
-
 
 class ApiKey(models.Model):
     """One secret of a provider. A provider may have several: a turn tries its

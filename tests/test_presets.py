@@ -85,7 +85,7 @@ def test_each_preset_creates_its_provider_and_models(name, key_env):
     assert out.startswith(f"Created provider {name} ({style}, {base_url})")
     provider = Provider.objects.get(name=name)
     assert (provider.style, provider.base_url) == (style, base_url)
-    assert provider.active_key().secret() == TEST_API_KEY
+    assert provider.enabled_keys()[0].secret() == TEST_API_KEY
     assert sorted(models_of(name)) == sorted(MODELS[name])
     for model in models_of(name).values():
         model.full_clean()  # the preset's fields are valid model fields
@@ -602,7 +602,7 @@ def test_admin_starts_from_a_preset(admin_client):
     assert response.status_code == 302, response.content.decode()[:3000]
     provider = Provider.objects.get(name="deepseek")
     assert (provider.style, provider.base_url) == ("chat-completions", "https://api.deepseek.com")
-    assert provider.active_key().secret() == TEST_API_KEY
+    assert provider.enabled_keys()[0].secret() == TEST_API_KEY
     models = models_of("deepseek")
     assert sorted(models) == MODELS["deepseek"]
     assert models["deepseek-v4-pro"].display_name == "Mine"  # the admin's row wins

@@ -37,7 +37,7 @@ def test_add_provider_creates_and_updates(monkeypatch):
         "deepseek-r1-250528",
     ]
     assert ApiKey.objects.filter(provider=provider).count() == 1
-    key = provider.active_key()
+    key = provider.enabled_keys()[0]
     assert key.secret() == SECRET and key.last_four == "1234"
     assert SECRET not in key.encrypted_secret
 
@@ -45,7 +45,7 @@ def test_add_provider_creates_and_updates(monkeypatch):
     monkeypatch.setenv("ARK_KEY", SECRET + "X")
     call_command("add_provider", *args[:-4], "--model", "doubao-seed-1-6")
     assert provider.models.count() == 3
-    assert provider.active_key().secret() == SECRET + "X"
+    assert provider.enabled_keys()[0].secret() == SECRET + "X"
 
 
 def test_add_provider_requires_the_env_var(monkeypatch):
@@ -102,7 +102,7 @@ def test_admin_keys_are_write_only(admin_client, chat_provider):
     ).content.decode()
     from tests.conftest import TEST_API_KEY
 
-    key = chat_provider.active_key()
+    key = chat_provider.enabled_keys()[0]
     assert TEST_API_KEY not in page
     assert key.encrypted_secret not in page
     assert "…cdef" in page
@@ -132,7 +132,7 @@ def test_admin_adds_a_provider_with_key_and_model(admin_client):
     resp = admin_client.post("/admin/providers/provider/add/", data)
     assert resp.status_code == 302, resp.content.decode()[:2000]
     provider = Provider.objects.get(name="deepseek")
-    assert provider.active_key().secret() == SECRET
+    assert provider.enabled_keys()[0].secret() == SECRET
     assert ChatModel.objects.get(provider=provider).model_id == "deepseek-v4-pro"
 
 
@@ -144,5 +144,5 @@ def test_provider_name_cannot_contain_slash():
 
 
 def test_key_repr_never_shows_secret(chat_provider):
-    key = chat_provider.active_key()
+    key = chat_provider.enabled_keys()[0]
     assert "cdef" in repr(key) and "sk-test" not in repr(key) and "sk-test" not in str(key)

@@ -10,7 +10,9 @@ CHAT_LOG_RETENTION_SECONDS; `resume` then gets the database snapshot instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -97,18 +99,25 @@ def get_turn_log() -> TurnLog:
     return _log
 
 
+@contextlib.contextmanager
+def _sync_redis() -> Iterator[Any]:
+    """A synchronous Redis client for one call from synchronous code, closed after."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def forget(turn_id: str) -> None:
     """Drop a turn's log now, from synchronous code (a redaction's or a purge's
     commit): a late `resume` must not replay the text they removed. With Redis the
     stream goes for every process; in memory, this process's copy."""
     if settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        try:
+        with _sync_redis() as client:
             client.delete(RedisTurnLog.key(turn_id))
-        finally:
-            client.close()
     elif isinstance(_log, MemoryTurnLog):
         _log._logs.pop(turn_id, None)
 
@@ -117,13 +126,8 @@ def kept(turn_id: str) -> int | None:
     """How many events of a turn's log are kept (None: no log), from synchronous
     code: the redaction's confirmation says whether there is a log to drop."""
     if settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        try:
+        with _sync_redis() as client:
             return int(client.xlen(RedisTurnLog.key(turn_id))) or None
-        finally:
-            client.close()
     if isinstance(_log, MemoryTurnLog):
         return len(_log._logs.get(turn_id) or []) or None
     return None

@@ -113,15 +113,11 @@ def _plan(turn: Turn, part: str, passage: str, locked: bool) -> Plan:
         if plan.user_turn is None:
             raise RedactError(_("This trace has no message of the person to redact."))
         plan.places.append(Place(_("The person's message"), plan.user_turn.content.count(passage)))
-        plan.api_turns = [
-            t
-            for t in turns.filter(role=Turn.Role.ASSISTANT, request_messages__isnull=False)
-            if _user_messages_count(t.request_messages, passage)
-        ]
-        sent = 0
-        for api_turn in plan.api_turns:
-            sent += _user_messages_count(api_turn.request_messages, passage)
+        stored = turns.filter(role=Turn.Role.ASSISTANT, request_messages__isnull=False)
+        counted = [(t, _user_messages_count(t.request_messages, passage)) for t in stored]
+        plan.api_turns = [t for t, count in counted if count]
         if turn.request_messages is not None or plan.api_turns:
+            sent = sum(count for _t, count in counted)
             plan.places.append(Place(_("Messages of the stored API request"), sent))
     plan.places.append(Place(_("Conversation title"), plan.conversation.title.count(passage)))
     return _checked(plan)
