@@ -37,20 +37,27 @@ ADDRESS_FACTOR = 4
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address of the client that sent `request`, as far as it can be trusted.
+    """The address of the client that sent `request`, as far as it can be trusted
+    (`address_of`)."""
+    meta = request.META
+    return address_of(
+        str(meta.get("REMOTE_ADDR") or ""), str(meta.get("HTTP_X_FORWARDED_FOR") or "")
+    )
 
-    With TRUSTED_PROXY_COUNT = 0, REMOTE_ADDR (X-Forwarded-For is the client's own
-    word). With N proxies in front, each appends the address it was reached from,
+
+def address_of(remote: str, forwarded_for: str) -> str:
+    """The client's address from the connection's (`remote`) and X-Forwarded-For.
+
+    With TRUSTED_PROXY_COUNT = 0, the connection's (X-Forwarded-For is the client's
+    own word). With N proxies in front, each appends the address it was reached from,
     so the Nth entry from the right of X-Forwarded-For is the last one a trusted
     proxy wrote; entries to its left are the client's. A header with fewer entries,
-    or an empty one among them, did not come through the proxies: REMOTE_ADDR.
+    or an empty one among them, did not come through the proxies: the connection's.
     """
-    meta = request.META
-    remote = str(meta.get("REMOTE_ADDR") or "")
     count = settings.TRUSTED_PROXY_COUNT
     if count <= 0:
         return remote
-    hops = [hop.strip() for hop in str(meta.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
     if len(hops) < count or not all(hops[-count:]):
         return remote
     return hops[-count]

@@ -17,6 +17,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origins import SiteOriginValidator  # noqa: E402
 from chatsite.socket_person import SocketPersonMiddleware  # noqa: E402
+from conversations.openai_api.completions import chat_completions  # noqa: E402
 from conversations.openai_api.handler import ApiHandler  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
@@ -25,8 +26,13 @@ api_app = ApiHandler()
 
 
 async def http_app(scope: dict, receive: Any, send: Any) -> None:
-    app = api_app if scope["path"].startswith("/v1/") else django_asgi_app
-    await app(scope, receive, send)
+    path = scope["path"]
+    if path == "/v1/chat/completions":  # a plain ASGI app (conversations/openai_api/completions.py)
+        await chat_completions(scope, receive, send)
+    elif path.startswith("/v1/"):
+        await api_app(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
 
 
 application = ProtocolTypeRouter(

@@ -45,7 +45,6 @@ urlpatterns = [
     ),
     # The OpenAI-compatible API: Bearer tokens, no session, no CSRF.
     path("v1/models", openai_views.models, name="openai-models"),
-    path("v1/chat/completions", openai_views.chat_completions, name="openai-chat-completions"),
     path("setup/", site_views.setup, name="setup"),
     path("healthz", site_views.healthz, name="healthz"),
     path("favicon.ico", site_views.favicon, name="favicon"),

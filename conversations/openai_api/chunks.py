@@ -92,42 +92,48 @@ class Chunks:
 
     async def stream(
         self,
-        events: AsyncIterator[Event],
+        batches: AsyncIterator[list[Event]],
         finish_reason: Callable[[], str | None],
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
-        """SSE bytes for the turn's events. `finish_reason` is read when the turn has
-        ended (the provider's, e.g. `length`; None: `stop`)."""
-        async for event in events:
-            kind = event["type"]
-            if kind == "reasoning.delta":
-                yield self.delta({"reasoning_content": event["text"]})
-            elif kind == "content.delta":
-                yield self.delta({"content": event["text"]})
-            elif kind == "turn.started":
-                yield self.delta({"role": "assistant", "content": ""})
-            elif kind == "turn.failed":
-                yield b"data: " + json.dumps(stream_error(event)).encode() + b"\n\n"
-            elif kind in ("turn.completed", "turn.stopped"):
-                yield self.finish(finish_reason() or "stop")
-                if include_usage:
-                    yield self.usage(event)
-        yield DONE
+        """SSE bytes for the turn's events, one piece per batch (one write each).
+        `finish_reason` is read when the turn has ended (the provider's, e.g.
+        `length`; None: `stop`)."""
+        async for batch in batches:
+            out: list[bytes] = []
+            for event in batch:
+                kind = event["type"]
+                if kind == "reasoning.delta":
+                    out.append(self.delta({"reasoning_content": event["text"]}))
+                elif kind == "content.delta":
+                    out.append(self.delta({"content": event["text"]}))
+                elif kind == "turn.started":
+                    out.append(self.delta({"role": "assistant", "content": ""}))
+                elif kind == "turn.failed":
+                    out += (b"data: " + json.dumps(stream_error(event)).encode() + b"\n\n", DONE)
+                elif kind in ("turn.completed", "turn.stopped"):
+                    out.append(self.finish(finish_reason() or "stop"))
+                    if include_usage:
+                        out.append(self.usage(event))
+                    out.append(DONE)
+            if out:
+                yield b"".join(out)
 
     async def completion(
-        self, events: AsyncIterator[Event], finish_reason: Callable[[], str | None]
+        self, batches: AsyncIterator[list[Event]], finish_reason: Callable[[], str | None]
     ) -> tuple[dict[str, Any] | None, Event]:
         """The whole answer as one `chat.completion` (None when the turn failed), and
         the terminal event."""
         reasoning: list[str] = []
         content: list[str] = []
         last: Event = {}
-        async for event in events:
-            last = event
-            if event["type"] == "reasoning.delta":
-                reasoning.append(event["text"])
-            elif event["type"] == "content.delta":
-                content.append(event["text"])
+        async for batch in batches:
+            for event in batch:
+                last = event
+                if event["type"] == "reasoning.delta":
+                    reasoning.append(event["text"])
+                elif event["type"] == "content.delta":
+                    content.append(event["text"])
         if last.get("type") not in ("turn.completed", "turn.stopped"):
             return None, last
         message = {

@@ -11,7 +11,7 @@ process (this one's lease had expired) is ended from the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from django.conf import settings
@@ -46,21 +46,39 @@ class TurnFeed:
         if message.get("turn") == self.turn_id:
             self._queue.put_nowait(message["events"])
 
-    async def events(self) -> AsyncIterator[Event]:
-        """The turn's events in order, each once, until its terminal event."""
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """The turn's events in order, each once, a batch at a time as the runner
+        published them, until its terminal event."""
         while True:
             batch = await self._next()
             if batch is None:  # a quiet spell
                 batch = await self._from_log() or await self._ended_elsewhere()
             elif batch and batch[0]["seq"] > self.last + 1:
                 batch = await self._from_log() + batch  # a batch was lost on the way
+            new: list[Event] = []
             for event in batch:
                 if event["seq"] != self.last + 1:
                     continue
                 self.last = event["seq"]
-                yield event
+                new.append(event)
                 if event["type"] in TERMINAL:
+                    yield new
                     return
+            if new:
+                yield new
+
+    async def followed(self, stop: Callable[[], None]) -> AsyncGenerator[list[Event]]:
+        """`batches()`, then leaving the fanout; a client gone before the terminal
+        event calls `stop` (the turn stops, its partial answer kept)."""
+        ended = False
+        try:
+            async for batch in self.batches():
+                yield batch
+            ended = True
+        finally:
+            if not ended:
+                stop()
+            await asyncio.shield(self.leave())
 
     async def _next(self) -> list[Event] | None:
         """The next batch, or None after CHAT_WATCHDOG_SECONDS without one. A timer
