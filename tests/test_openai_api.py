@@ -340,6 +340,42 @@ def test_request_errors(
     assert not Turn.objects.exists()
 
 
+def test_completions_answers_http_errors_in_openai_shape(
+    server: DaphneServer, secret: str, alice: Any, chat_provider: Any, fake_upstream: FakeUpstream
+) -> None:
+    """`/v1/chat/completions` is served without Django's request handling
+    (completions.py): the method, the body's size, the language, the headers of its
+    refusals, a revoked token and a proxy's address are its own to get right."""
+    url = server.url + "/v1/chat/completions"
+    auth = {"Authorization": f"Bearer {secret}"}
+    wrong_method = httpx.get(url, headers=auth)
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+    huge = b'{"model": "fake/fake-r1", "messages": [], "x": "' + b"x" * 2_700_000 + b'"}'
+    too_big = httpx.post(url, content=huge, headers=auth, timeout=20)
+    assert too_big.status_code == 400 and too_big.json()["error"]["code"] == "too_large"
+
+    unknown = httpx.post(url, json={"model": "fake/nope"}, headers={"Accept-Language": "zh-CN"})
+    assert unknown.status_code == 401
+    assert unknown.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert unknown.headers["Content-Type"] == "application/json"
+    assert unknown.json()["error"]["message"].startswith("API 密钥无效")
+
+    revoked = create_token(alice, "old", actor=None, via="test")
+    revoke(revoked[0], actor=None, via="test")
+    hello = {"model": "fake/fake-r1", "messages": [{"role": "user", "content": "hi"}]}
+    gone = httpx.post(url, json=hello, headers={"Authorization": f"Bearer {revoked[1]}"})
+    assert gone.status_code == 401 and gone.json()["error"]["code"] == "invalid_api_key"
+    assert fake_upstream.requests == [] and not Turn.objects.exists()
+
+    fake_upstream.enqueue(chat_stream(reasoning=["r"], content=["fine"]))
+    answered = httpx.post(url, json=hello, headers=auth, timeout=20)
+    assert answered.status_code == 200 and answered.headers["Content-Type"] == "application/json"
+    assert answered.json()["choices"][0]["message"]["content"] == "fine"
+    assert ApiToken.objects.get(name="laptop").last_used is not None
+
+
 def test_quota_is_checked_before_any_upstream_call(
     server: DaphneServer, secret: str, alice: Any, chat_provider: Any, fake_upstream: FakeUpstream
 ) -> None:

@@ -110,9 +110,12 @@ class TurnRunner(EventPump):
             "turn.started", user_turn=self.plan.user_turn_id, model=self.plan.model_ref
         )
         upstream = self._upstream = asyncio.create_task(self._consume())
-        # One pass of the loop first, for the request to be written: once the database
+        # Two passes of the loop first, for the request to be written: once the database
         # thread is storing the turn it holds the GIL, and the request would wait for it
-        # (3 to 4 ms of the first token, tests/bench/person.py).
+        # (3 to 4 ms of the first token, tests/bench/person.py). aiohttp sends the
+        # headers in the first and, before Python 3.12, the body from a task of its own
+        # in the second (without it the upstream answered 0.3 ms later: tests/bench/api.py).
+        await asyncio.sleep(0)
         await asyncio.sleep(0)
         try:
             await run_db(actions.store_turn, self.plan)
