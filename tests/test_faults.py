@@ -280,13 +280,13 @@ async def test_a_process_alone_on_a_conversation_stops_publishing_its_batches(
     settings.CHAT_COALESCE_SECONDS = 0
     reset_turn_log()
     sent: list[str] = []
-    real = RedisWriter.send
+    real = RedisWriter.enqueue
 
-    async def counting(self, *commands):
+    def counting(self, *commands):
         sent.extend(str(c[0]) for c in commands)
-        return await real(self, *commands)
+        return real(self, *commands)
 
-    monkeypatch.setattr(RedisWriter, "send", counting)
+    monkeypatch.setattr(RedisWriter, "enqueue", counting)
     tokens = [f"{i} " for i in range(40)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.02))
     try:

@@ -74,7 +74,7 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
     from conversations.live.runner import TurnRunner
 
     settings.CHAT_COALESCE_SECONDS = 0.001
-    real = Fanout.publish
+    real = Fanout.hand_out
     in_flight = {"now": 0, "max": 0, "flushes": 0}
     real_flush = TurnRunner._flush
 
@@ -85,15 +85,21 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
     monkeypatch.setattr(TurnRunner, "_flush", counting_flush)
 
     async def slow(self, conversation_id, turn_id, events):
+        # The sockets get the batch at once; Redis takes 0.2 s to have it.
         in_flight["now"] += 1
         in_flight["max"] = max(in_flight["max"], in_flight["now"])
-        try:
-            await asyncio.sleep(0.2)
-            await real(self, conversation_id, turn_id, events)
-        finally:
-            in_flight["now"] -= 1
+        written = await real(self, conversation_id, turn_id, events)
 
-    monkeypatch.setattr(Fanout, "publish", slow)
+        async def later():
+            try:
+                await asyncio.sleep(0.2)
+                await written
+            finally:
+                in_flight["now"] -= 1
+
+        return asyncio.ensure_future(later())
+
+    monkeypatch.setattr(Fanout, "hand_out", slow)
     tokens = [f"r{i} " for i in range(40)]
     fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
     frames, _turn = await run_turn(ws_for, alice, conversation, within=15)

@@ -27,7 +27,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from conversations.live.rediswriter import get_writer
+from conversations.live.rediswriter import Command, get_writer
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,13 @@ class RedisBus:
 
     async def publish(self, conversation_id: str, message: dict[str, Any]) -> int:
         """Returns how many subscribers Redis delivered it to, this process included."""
-        payload = self.origin + b" " + json.dumps(message).encode()
-        [receivers] = await get_writer().send(("PUBLISH", channel_name(conversation_id), payload))
+        [receivers] = await get_writer().send(self.command(conversation_id, message))
         return int(receivers)
+
+    def command(self, conversation_id: str, message: dict[str, Any]) -> Command:
+        """The PUBLISH of `message` (for the process's Redis writer)."""
+        payload = self.origin + b" " + json.dumps(message).encode()
+        return ("PUBLISH", channel_name(conversation_id), payload)
 
     async def _listen(self) -> None:
         while True:

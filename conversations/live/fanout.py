@@ -26,7 +26,8 @@ from django.conf import settings
 
 from conversations.live.bus import RedisBus
 from conversations.live.loops import per_loop
-from conversations.live.turnlog import Event, get_turn_log
+from conversations.live.rediswriter import get_writer
+from conversations.live.turnlog import Event, RedisTurnLog, get_turn_log
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Fanout:
             else None
         )
         # Conversations no other process subscribes to, as of our last publish there:
-        # their batches are not published (see `_publish_remote`).
+        # their batches are not published (see `_learn_alone`).
         self.alone: set[str] = set()
         self._joins = 0  # "process.joined" messages heard (and reconnects)
         self.sockets: dict[str, set[Socket]] = {}
@@ -102,13 +103,23 @@ class Fanout:
 
     async def publish(self, conversation_id: str, turn_id: str, events: list[Event]) -> None:
         """Give `events` to every socket on the conversation, in any process, and to
-        the turn log. Never raises: a socket that misses them reads the log later.
+        the turn log; returns once the log and the other processes have them. Never
+        raises: a socket that misses them reads the log later."""
+        await (await self.hand_out(conversation_id, turn_id, events))
+
+    async def hand_out(
+        self, conversation_id: str, turn_id: str, events: list[Event]
+    ) -> asyncio.Future[None]:
+        """`publish`, returning once this process's sockets have the events: the
+        future is done when the log and the other processes have them.
 
         This process's sockets first: no round trip. A socket that reads the log
         before this batch is in it sees the gap at the next batch (or its watchdog
         fires) and reads again; batches before this one are all there. Then the log,
         and only then the other processes, which may read the log as soon as they
-        hear of a gap.
+        hear of a gap: both in one round trip, queued on the process's Redis writer
+        (conversations/live/rediswriter.py) before this returns, so a turn's next
+        batch, handed out before this one's round trip is back, is written after it.
         """
         message = {
             "type": "turn.events",
@@ -117,29 +128,50 @@ class Fanout:
             "events": events,
         }
         await self.deliver(message)
-        try:
-            await get_turn_log().append(turn_id, events)
-        except Exception:
-            logger.warning("turn log append failed for %s", turn_id, exc_info=True)
-        if self.bus is not None and conversation_id not in self.alone:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        log = get_turn_log()
+        if self.bus is None or not isinstance(log, RedisTurnLog):
             try:
-                await self._publish_remote(conversation_id, message)
+                await log.append(turn_id, events)
             except Exception:
-                logger.warning("sending to other processes failed for %s", turn_id, exc_info=True)
+                logger.warning("turn log append failed for %s", turn_id, exc_info=True)
+            written.set_result(None)
+            return written
+        commands = log.commands(turn_id, events)
+        remote = conversation_id not in self.alone
+        if remote:
+            commands.append(self.bus.command(conversation_id, message))
+        joins = self._joins
+        replies = get_writer().enqueue(*commands)
 
-    async def _publish_remote(self, conversation_id: str, message: dict[str, Any]) -> None:
-        """Publish, and learn from the reply whether anyone else listens.
+        def done(replies: asyncio.Future[list[Any]]) -> None:
+            if replies.cancelled():
+                pass
+            elif replies.exception() is not None:
+                logger.warning(
+                    "turn log append or sending to other processes failed for %s: %r",
+                    turn_id,
+                    replies.exception(),
+                )
+            elif remote:
+                self._learn_alone(conversation_id, int(replies.result()[-1]), joins)
+            if not written.done():
+                written.set_result(None)
 
-        A PUBLISH's reply counts its receivers, us included while Redis has us
-        subscribed. One receiver: nobody else is there, and the conversation's
-        batches stay in this process until a process subscribing to it announces
-        itself ("process.joined", sent once Redis confirms its subscription, also
-        after a reconnect). A reply that was on its way while an announcement
-        arrived proves nothing, so it is not trusted.
+        replies.add_done_callback(done)
+        return written
+
+    def _learn_alone(self, conversation_id: str, receivers: int, joins: int) -> None:
+        """Learn from a PUBLISH's reply whether anyone else listens.
+
+        The reply counts its receivers, us included while Redis has us subscribed.
+        One receiver: nobody else is there, and the conversation's batches stay in
+        this process until a process subscribing to it announces itself
+        ("process.joined", sent once Redis confirms its subscription, also after a
+        reconnect). A reply that was on its way while an announcement arrived
+        (`joins` has moved) proves nothing, so it is not trusted.
         """
         assert self.bus is not None
-        joins = self._joins
-        receivers = await self.bus.publish(conversation_id, message)
         subscribed = conversation_id in self.bus.confirmed and self._members(conversation_id)
         if receivers <= 1 and subscribed and joins == self._joins:
             self.alone.add(conversation_id)

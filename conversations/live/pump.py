@@ -124,8 +124,11 @@ class EventPump:
                 text = "".join(parts)
                 (self.reasoning if kind == "reasoning" else self.content).append(text)
                 events.append(self._event(f"{kind}.delta", text=text))
-            if events:
-                await self._send(events)
+            written = await self._hand_out(events) if events else None
+        if written is not None:
+            # Outside the lock: the next batch goes to this process's sockets while
+            # Redis answers for this one (the writer keeps their order).
+            await written
 
     async def _save_references(self) -> None:
         if self.references is None:
@@ -141,7 +144,11 @@ class EventPump:
 
     async def _publish(self, events: list[Event]) -> None:
         async with self._publish_lock:
-            await self._send(events)
+            written = await self._hand_out(events)
+        await written
 
     async def _send(self, events: list[Event]) -> None:
         await get_fanout().publish(self.conversation_id, self.turn_id, events)
+
+    async def _hand_out(self, events: list[Event]) -> asyncio.Future[None]:
+        return await get_fanout().hand_out(self.conversation_id, self.turn_id, events)

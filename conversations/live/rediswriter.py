@@ -38,11 +38,16 @@ class RedisWriter:
 
     async def send(self, *commands: Command) -> list[Any]:
         """Run `commands` in this loop turn's pipeline; their replies, in order."""
+        return await self.enqueue(*commands)
+
+    def enqueue(self, *commands: Command) -> asyncio.Future[list[Any]]:
+        """`send`, with the commands queued now, before any later caller's: their
+        replies when the future is done."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.append((list(commands), future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="redis-writer")
-        return await future
+        return future
 
     async def _drain(self) -> None:
         while self._queue:

@@ -271,6 +271,9 @@ class TurnRunner(EventPump):
             self._flush_handle.cancel()
             self._flush_handle = None
         self._open.set()
+        if self._flusher is not None and not self._flusher.done():
+            # A batch on its way to Redis goes first: one write at a time per turn.
+            await asyncio.wait([self._flusher])
         await self._flush()
         if self._references_saver is not None:
             await self._references_saver  # before the final save, never after it

@@ -67,13 +67,17 @@ class RedisTurnLog:
         return f"chat:turnlog:{turn_id}"
 
     async def append(self, turn_id: str, events: list[Event]) -> None:
+        await get_writer().send(*self.commands(turn_id, events))
+
+    def commands(self, turn_id: str, events: list[Event]) -> list[Command]:
+        """The writes that append `events` (for the process's Redis writer)."""
         key = self.key(turn_id)
         commands: list[Command] = [
             ("XADD", key, f"{e['seq']}-1", "e", json.dumps(e)) for e in events
         ]
         if events and events[0]["seq"] == 1:
             commands.append(("EXPIRE", key, self.RUNNING_TTL))
-        await get_writer().send(*commands)
+        return commands
 
     async def read(self, turn_id: str, after_seq: int) -> list[Event] | None:
         key = self.key(turn_id)
