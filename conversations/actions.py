@@ -16,11 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from accounts import access, admission, quota
 from accounts.usage import DailyUsage, add_to_row, tokens_of
+from conversations import statements
 from conversations.errors import Busy, ClientError
 from conversations.models import Conversation, Source, Turn
 from conversations.plans import TurnPlan
@@ -68,7 +68,8 @@ def store_turn(plan: TurnPlan) -> None:
     """Write the user turn (unless regenerating) and the streaming assistant turn
     that `plan` describes.
 
-    One INSERT of both and one UPDATE of the conversation. No lock is taken: the
+    One INSERT of both and one UPDATE of the conversation, written once
+    (conversations/statements.py). No lock is taken: the
     constraints decide a race (the turn index is unique per conversation, and only
     one turn of a conversation may stream), so when two starts race, or a turn
     started since `prepare_turn` read the context, exactly one wins and the
@@ -109,7 +110,7 @@ def store_turn(plan: TurnPlan) -> None:
     try:
         with transaction.atomic(durable=True):
             if plan.api_token_name is not None:  # an API request: its own conversation
-                Conversation.objects.create(
+                conversation = Conversation(
                     id=plan.conversation_id,
                     owner_id=plan.owner_id,
                     source=Source.API,
@@ -117,16 +118,14 @@ def store_turn(plan: TurnPlan) -> None:
                     created=now,
                     updated=now,
                 )
-                Turn.objects.bulk_create(rows)
+                statements.insert(Conversation, [conversation])
+                statements.insert(Turn, rows)
                 return
-            Turn.objects.bulk_create(rows)
+            statements.insert(Turn, rows)
             # Scoped to the owner: a conversation that is not theirs writes nothing.
-            updated = Conversation.objects.filter(
-                id=plan.conversation_id, owner_id=plan.owner_id
-            ).update(
-                updated=now,
-                # The first message names the conversation, unless it has a name.
-                title=Case(When(title="", then=Value(plan.title)), default=F("title")),
+            # The first message names the conversation, unless it has a name.
+            updated = statements.touch_conversation(
+                plan.conversation_id, plan.owner_id, now, plan.title
             )
             if updated != 1:
                 raise ClientError("not_found", "No such conversation.")

@@ -182,14 +182,14 @@ async def _follow(
 ) -> None:
     try:
         await asyncio.shield(runner.stored)
-    except ClientError as exc:
-        await feed.leave()
+    except BaseException as exc:
+        if isinstance(exc, asyncio.CancelledError):  # gone before the turn was stored
+            runner.request_stop()
+        await asyncio.shield(feed.leave())
+        if not isinstance(exc, ClientError):
+            raise
         await response.error(from_client_error(exc))
         return
-    except asyncio.CancelledError:  # the client went away before the turn was stored
-        runner.request_stop()
-        await asyncio.shield(feed.leave())
-        raise
     chunks = Chunks(turn_id, int(time.time()), wanted.model)
     batches = feed.followed(runner.request_stop)
     try:
