@@ -10,7 +10,8 @@ connection. Starting a new chat (`POST /api/conversations/`) took 5.7 ms of CPU,
 trip, to one of SITE_THREADS long-lived threads that keep their database connection
 the way the chat's own database threads do (conversations/live/db.py). Static files
 are answered on the loop, before it (chatsite/middleware.py). The OpenAI-compatible
-API has a handler of its own (conversations/openai_api/handler.py).
+API has a handler of its own (conversations/openai_api/handler.py), and its chat
+completions are a plain ASGI app (conversations/openai_api/completions.py).
 """
 
 from __future__ import annotations

@@ -7,5 +7,6 @@ admission and context builder), run by the chat's runner (failover, checkpoints,
 storage, the turn log) and followed like a socket follows a turn (`feed`), then
 translated out (`chunks`: `chat.completion.chunk` events or one `chat.completion`).
 `errors` holds OpenAI's error shape and the mapping from the chat's errors;
-`views` the two endpoints.
+`completions` is `POST /v1/chat/completions` (a plain ASGI app), `views` holds
+`GET /v1/models` and the token-and-plan step the completions run on a database thread.
 """

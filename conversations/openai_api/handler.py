@@ -6,8 +6,9 @@ the site's ten middlewares cost about sixteen thread hops per request: 3 ms befo
 an API request could even ask the upstream, where the websocket path pays none.
 None of them does anything for the API: it has no session, no cookie, no CSRF (a
 Bearer token), no page to frame or to give a CSP, and answers in the language of
-its `Accept-Language` by itself (views.py). `chatsite/asgi.py` sends `/v1/` here;
-URLs, views and Django's exception handling are the site's. Like the site's handler
+its `Accept-Language` by itself (views.py). `chatsite/asgi.py` sends `/v1/` here,
+but for the chat completions, a plain ASGI app (completions.py); URLs, views and
+Django's exception handling are the site's. Like the site's handler
 it starts no thread per request (chatsite/handler.py).
 """
 
