@@ -140,6 +140,10 @@ class Authenticated:
     token_name: str
 
 
+# The token's columns the read puts beside its owner's, as `token_<name>` (`_read`).
+TOKEN_COLUMNS = ("id", "name", "hash", "active", "stale")
+
+
 def authenticate(secret: str) -> Authenticated | None:
     """The active token with this secret and its active owner, or None (unknown,
     revoked, expired, or the owner is inactive: the caller answers 401 alike)."""
@@ -165,9 +169,6 @@ def authenticate(secret: str) -> Authenticated | None:
     if token["stale"]:
         ApiToken.objects.filter(pk=token["id"]).update(last_used=now)
     return Authenticated(user, token["id"], token["name"])
-
-
-TOKEN_COLUMNS = ("id", "name", "hash", "active", "stale")
 
 
 @functools.cache

@@ -351,6 +351,9 @@ def test_completions_answers_http_errors_in_openai_shape(
     wrong_method = httpx.get(url, headers=auth)
     assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    models_posted = httpx.post(server.url + "/v1/models", headers=auth)
+    assert models_posted.status_code == 405 and models_posted.headers["Allow"] == "GET"
+    assert models_posted.json()["error"]["code"] == "method_not_allowed"
 
     huge = b'{"model": "fake/fake-r1", "messages": [], "x": "' + b"x" * 2_700_000 + b'"}'
     too_big = httpx.post(url, content=huge, headers=auth, timeout=20)
@@ -421,6 +424,17 @@ def test_a_failure_after_the_stream_started_ends_it_with_one_error(
                 model="fake/fake-r1", messages=[{"role": "user", "content": "x"}], stream=True
             )
         )
+
+    # Not streamed: a 502 with the error the stream carried.
+    fake_upstream.enqueue(chat_stream(reasoning=["a", "b", "c"], error_after=2))
+    whole = httpx.post(
+        server.url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {secret}"},
+        json={"model": "fake/fake-r1", "messages": [{"role": "user", "content": "x"}]},
+        timeout=20,
+    )
+    assert whole.status_code == 502
+    assert whole.json() == error
 
 
 def test_a_client_that_goes_away_stops_the_upstream_request(

@@ -36,8 +36,8 @@ from conversations.consumers import socket_language
 from conversations.errors import ClientError
 from conversations.live.db import run_db
 from conversations.live.runner import TurnRunner, start_runner
-from conversations.openai_api.chunks import Chunks
-from conversations.openai_api.errors import ApiError, from_client_error
+from conversations.openai_api.chunks import Chunks, stream_error
+from conversations.openai_api.errors import ApiError, from_client_error, not_allowed
 from conversations.openai_api.feed import TurnFeed
 from conversations.openai_api.parse import ChatRequest, too_large
 from conversations.openai_api.views import authenticated_plan
@@ -71,11 +71,7 @@ async def chat_completions(scope: dict[str, Any], receive: Receive, send: Send) 
             log.exception("POST /v1/chat/completions failed")
             if not response.started:
                 message = _("The server failed to answer. Try again later.")
-                await response.json(500, {"error": _error(message, "server_error")})
-
-
-def _error(message: str, code: str, kind: str = "server_error") -> dict[str, str]:
-    return {"message": message, "type": kind, "code": code}
+                await response.error(ApiError(500, "server_error", message))
 
 
 class _Response:
@@ -96,11 +92,7 @@ class _Response:
         await self.send({"type": "http.response.body", "body": data})
 
     async def error(self, exc: ApiError) -> None:
-        headers: list[tuple[bytes, bytes]] = []
-        if exc.retry_after is not None:
-            headers.append((b"retry-after", str(exc.retry_after).encode()))
-        if exc.status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="api"'))
+        headers = [(name.lower().encode(), value.encode()) for name, value in exc.headers()]
         await self.json(exc.status, exc.body(), tuple(headers))
 
 
@@ -108,10 +100,7 @@ async def _answer(
     scope: dict[str, Any], receive: Receive, response: _Response, language: str
 ) -> None:
     if scope["method"] != "POST":
-        message = _("Use %(method)s.") % {"method": "POST"}
-        await response.json(
-            405, ApiError(405, "method_not_allowed", message).body(), ((b"allow", b"POST"),)
-        )
+        await response.error(not_allowed("POST"))
         return
     headers = _headers(scope)
     header = headers.get(b"authorization", b"").decode("latin-1")
@@ -202,13 +191,10 @@ async def _follow(
         body, last = await chunks.completion(batches, _finish_reason(runner))
     finally:
         await batches.aclose()
-    if body is None:
-        error = last.get("error") or {}
-        message = error.get("message") or _("The answer failed.")
-        code = error.get("code") or "failed"
-        await response.json(502, {"error": _error(message, code, "upstream_error")})
-        return
-    await response.json(200, body)
+    if body is None:  # failed: a 502 with the error the stream would have carried
+        await response.json(502, stream_error(last))
+    else:
+        await response.json(200, body)
 
 
 def _finish_reason(runner: TurnRunner) -> Callable[[], str | None]:

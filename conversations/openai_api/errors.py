@@ -33,25 +33,47 @@ RUNNING_RETRY_AFTER = 5
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, *, retry_after: int | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        allow: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.allow = allow  # a 405's method
 
     def body(self) -> dict[str, Any]:
         kind = TYPES.get(self.status, "server_error")
         return {"error": {"message": self.message, "type": kind, "code": self.code}}
 
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers the answer carries beside its body."""
+        found = []
+        if self.retry_after is not None:
+            found.append(("Retry-After", str(self.retry_after)))
+        if self.status == 401:
+            found.append(("WWW-Authenticate", 'Bearer realm="api"'))
+        if self.allow is not None:
+            found.append(("Allow", self.allow))
+        return found
+
     def response(self) -> JsonResponse:
         response = JsonResponse(self.body(), status=self.status)
-        if self.retry_after is not None:
-            response["Retry-After"] = str(self.retry_after)
-        if self.status == 401:
-            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        for name, value in self.headers():
+            response[name] = value
         return response
+
+
+def not_allowed(method: str) -> ApiError:
+    return ApiError(
+        405, "method_not_allowed", _("Use %(method)s.") % {"method": method}, allow=method
+    )
 
 
 def invalid(message: str) -> ApiError:

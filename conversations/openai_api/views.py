@@ -21,7 +21,7 @@ from accounts.throttle import client_address
 from conversations import plans
 from conversations.errors import ClientError
 from conversations.live.db import run_db
-from conversations.openai_api.errors import ApiError, from_client_error
+from conversations.openai_api.errors import ApiError, from_client_error, not_allowed
 from conversations.openai_api.parse import ChatRequest, parse
 
 
@@ -62,13 +62,6 @@ async def _caller(request: HttpRequest) -> tokens.Authenticated:
     return await run_db(_authenticate_in, language, header, client_address(request))
 
 
-def _not_allowed(allowed: str) -> HttpResponse:
-    response = ApiError(405, "method_not_allowed", _("Use %(method)s.") % {"method": allowed})
-    answer = response.response()
-    answer["Allow"] = allowed
-    return answer
-
-
 def _model_list(user: Any) -> dict[str, Any]:
     data = [
         {
@@ -99,7 +92,7 @@ def in_request_language(view: Any) -> Any:
 async def models(request: HttpRequest) -> HttpResponse:
     """The models the token's owner may use in the chat."""
     if request.method != "GET":
-        return _not_allowed("GET")
+        return not_allowed("GET").response()
     try:
         caller = await _caller(request)
     except ApiError as exc:
