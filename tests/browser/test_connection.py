@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from playwright.sync_api import WebSocketRoute, expect
+from playwright.sync_api import Locator, WebSocketRoute, expect
 
 from tests.browser.conftest import SHOTS, sign_in
 
@@ -17,6 +17,13 @@ def stored_turn(page, kind: str = "assistant"):  # type: ignore[no-untyped-def]
     conversation = page.url.rstrip("/").split("/")[-1]
     body = page.request.get(f"/api/conversations/{conversation}/").json()
     return [t for t in body["turns"] if t["role"] == kind][-1]
+
+
+def rendered(turn: Locator) -> None:
+    """Wait until the answer's math and code are upgraded: KaTeX and highlight.js load after
+    the text, so comparing before that compares placeholders with MathML."""
+    expect(turn.locator('[data-part="content"] math')).not_to_have_count(0)
+    expect(turn.locator(".md-math-pending, .md-hl-pending")).to_have_count(0)
 
 
 def test_a_dropped_socket_resumes_without_gap_or_duplicate(server, browser):  # type: ignore[no-untyped-def]
@@ -51,6 +58,7 @@ def test_a_dropped_socket_resumes_without_gap_or_duplicate(server, browser):  # 
     assert len(sockets) >= 3
     # Exactly what the server stored: nothing missing, nothing twice.
     stored = stored_turn(page)
+    rendered(turn)
     shown = turn.evaluate(
         "t => [t.querySelector('[data-part=reasoning] .reasoning-text').innerText,"
         " t.querySelector('[data-part=content]').innerText]"
@@ -58,6 +66,7 @@ def test_a_dropped_socket_resumes_without_gap_or_duplicate(server, browser):  # 
     page.reload()
     again = page.locator('[data-role="assistant"]').last
     expect(again).to_have_attribute("data-status", "completed")
+    rendered(again)
     reloaded = again.evaluate(
         "t => [t.querySelector('[data-part=reasoning] .reasoning-text').innerText,"
         " t.querySelector('[data-part=content]').innerText]"
