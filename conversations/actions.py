@@ -69,7 +69,7 @@ def store_turn(plan: TurnPlan) -> None:
     that `plan` describes.
 
     One INSERT of both and one UPDATE of the conversation, written once
-    (conversations/statements.py). No lock is taken: the
+    (conversations/statements.py; on PostgreSQL one statement). No lock is taken: the
     constraints decide a race (the turn index is unique per conversation, and only
     one turn of a conversation may stream), so when two starts race, or a turn
     started since `prepare_turn` read the context, exactly one wins and the
@@ -108,27 +108,22 @@ def store_turn(plan: TurnPlan) -> None:
         )
     )
     try:
-        with transaction.atomic(durable=True):
-            if plan.api_token_name is not None:  # an API request: its own conversation
-                conversation = Conversation(
-                    id=plan.conversation_id,
-                    owner_id=plan.owner_id,
-                    source=Source.API,
-                    title=plan.title,
-                    created=now,
-                    updated=now,
-                )
-                statements.insert(Conversation, [conversation])
-                statements.insert(Turn, rows)
-                return
-            statements.insert(Turn, rows)
-            # Scoped to the owner: a conversation that is not theirs writes nothing.
-            # The first message names the conversation, unless it has a name.
-            updated = statements.touch_conversation(
-                plan.conversation_id, plan.owner_id, now, plan.title
+        if plan.api_token_name is not None:  # an API request: its own conversation
+            conversation = Conversation(
+                id=plan.conversation_id,
+                owner_id=plan.owner_id,
+                source=Source.API,
+                title=plan.title,
+                created=now,
+                updated=now,
             )
-            if updated != 1:
-                raise ClientError("not_found", "No such conversation.")
+            statements.insert([conversation], rows)
+        # Scoped to the owner: a conversation that is not theirs writes nothing.
+        # The first message names the conversation, unless it has a name.
+        elif not statements.insert_into_owned(
+            plan.conversation_id, plan.owner_id, now, plan.title, rows
+        ):
+            raise ClientError("not_found", "No such conversation.")
     except IntegrityError:
         raise Busy() from None
 

@@ -16,32 +16,97 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 from conversations.models import Conversation
 
 
 @functools.cache
-def _insert(vendor: str, model: type[models.Model], rows: int) -> tuple[str, tuple[Any, ...]]:
+def _insert(
+    vendor: str, model: type[models.Model], rows: int, typed: bool = False
+) -> tuple[str, tuple[Any, ...]]:
+    """`typed`: each value cast to its column's type, for VALUES read as a table (where
+    PostgreSQL would take a NULL or a literal for text); text is left to the column,
+    which checks its length (a cast to varchar(n) would cut it)."""
     q = connection.ops.quote_name
     fields = tuple(model._meta.concrete_fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    casts = [
+        "" if not typed or field.get_internal_type() in _TEXT else f"::{field.db_type(connection)}"
+        for field in fields
+    ]
+    row = "(" + ", ".join(f"%s{cast}" for cast in casts) + ")"
     columns = ", ".join(q(field.column) for field in fields)  # type: ignore[arg-type]
     values = ", ".join([row] * rows)
     return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES {values}", fields
 
 
-def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """INSERT `objs` in one statement, as `bulk_create` would (no signals, no
-    RETURNING: their primary keys are set)."""
-    sql, fields = _insert(connection.vendor, model, len(objs))
-    params = [
+_TEXT = ("CharField", "TextField")
+
+
+def _values(fields: tuple[Any, ...], objs: Sequence[models.Model]) -> list[Any]:
+    return [
         field.get_db_prep_save(field.pre_save(obj, True), connection)
         for obj in objs
         for field in fields
     ]
+
+
+def insert(*groups: Sequence[models.Model]) -> None:
+    """INSERT each group of rows (one model's) in one statement, as `bulk_create` would
+    (no signals, no RETURNING: their primary keys are set), all or none. On
+    PostgreSQL the groups are one statement (the first ones in WITH), so one round
+    trip and no BEGIN or COMMIT; elsewhere, one transaction."""
+    parts = []
+    for objs in groups:
+        sql, fields = _insert(connection.vendor, type(objs[0]), len(objs))
+        parts.append((sql, _values(fields, objs)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            first = ", ".join(f"i{n} AS ({sql})" for n, (sql, _) in enumerate(parts[:-1]))
+            cursor.execute(
+                (f"WITH {first} " if first else "") + parts[-1][0],
+                [value for _, values in parts for value in values],
+            )
+            return
+        with transaction.atomic():
+            for sql, values in parts:
+                cursor.execute(sql, values)
+
+
+def insert_into_owned(
+    conversation_id: Any, owner_id: Any, now: Any, title: str, turns: Sequence[models.Model]
+) -> bool:
+    """Touch the conversation if it is the owner's (its `updated`, and its title when it
+    has none) and only then INSERT `turns`; False when it is not theirs, or gone. On
+    PostgreSQL one statement: one round trip where the two statements in a
+    transaction made four, and the first token can wait for them
+    (tests/bench/person.py)."""
+    meta = Conversation._meta
+    touch = [
+        meta.get_field("updated").get_db_prep_save(now, connection),
+        title,
+        meta.pk.get_db_prep_value(conversation_id, connection),  # type: ignore[union-attr]
+        owner_id,
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, fields = _insert(connection.vendor, type(turns[0]), len(turns), typed=True)
+            head, values = sql.split(" VALUES ", 1)
+            cursor.execute(
+                f"WITH touched AS ({_touch(connection.vendor)} RETURNING 1) {head}"
+                f" SELECT * FROM (VALUES {values}) AS v WHERE EXISTS (SELECT FROM touched)",
+                [*touch, *_values(fields, turns)],
+            )
+            return bool(cursor.rowcount)
+        with transaction.atomic():
+            sql, fields = _insert(connection.vendor, type(turns[0]), len(turns))
+            cursor.execute(sql, _values(fields, turns))
+            cursor.execute(_touch(connection.vendor), touch)
+            if cursor.rowcount != 1:
+                # Nothing is kept: the turns go with the transaction.
+                transaction.set_rollback(True)
+                return False
+            return True
 
 
 @functools.cache
@@ -52,18 +117,3 @@ def _touch(vendor: str) -> str:
         f" {q('title')} = CASE WHEN {q('title')} = '' THEN %s ELSE {q('title')} END"
         f" WHERE {q('id')} = %s AND {q('owner_id')} = %s"
     )
-
-
-def touch_conversation(conversation_id: Any, owner_id: Any, now: Any, title: str) -> int:
-    """The conversation's `updated`, and its title when it has none, if it is the
-    owner's; the number of rows changed (0: not theirs, or gone)."""
-    meta = Conversation._meta
-    params = [
-        meta.get_field("updated").get_db_prep_save(now, connection),
-        title,
-        meta.pk.get_db_prep_value(conversation_id, connection),  # type: ignore[union-attr]
-        owner_id,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_touch(connection.vendor), params)
-        return int(cursor.rowcount)

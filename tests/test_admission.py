@@ -219,3 +219,51 @@ def test_a_reservation_holds_what_the_turn_may_spend(alice, chat_provider, setti
         held[(tokens, max_output)] = Reservation.objects.get(turn_id=turn_id).tokens
     # The model's maximum, the request's own (the API's max_tokens), else the setting.
     assert held == {(None, 2048): 2048, (300, 2048): 300, (None, None): 8192}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_admission_is_two_round_trips_and_a_refusal_ends_its_transaction(
+    alice, chat_provider, settings
+):
+    """The reads go with the BEGIN and the write with the COMMIT (accounts/admission.py);
+    a refused start rolls back, so the locks it took are not held."""
+    from django.db import connection
+
+    from accounts import access
+    from accounts.admission import admit
+    from accounts.limits import TooManyTurns
+    from accounts.quota import QuotaExceeded
+    from providers.models import ChatModel
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the statements sent together are PostgreSQL's")
+    settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 1
+    settings.CHAT_MESSAGES_PER_MINUTE = 0
+    team_ten_tokens_under_quota(alice)
+    access.teams_of(alice)  # read before: this process keeps them a while
+    model = ChatModel.objects.get(model_id="fake-r1")
+    sent: list[str] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    def idle() -> bool:
+        return connection.connection.info.transaction_status == 0  # psycopg's IDLE
+
+    with connection.execute_wrapper(spy):
+        admit(alice, str(uuid.uuid4()), model, tokens=10)
+    assert len(sent) == 2 and sent[0].startswith("BEGIN;") and sent[1].endswith("COMMIT")
+    assert idle() and Reservation.objects.count() == 1
+
+    settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 2
+    with pytest.raises(QuotaExceeded):  # the 10 tokens left are held
+        admit(alice, str(uuid.uuid4()), model, tokens=1)
+    assert idle() and Reservation.objects.count() == 1
+
+    settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 1
+    Team.objects.update(daily_token_quota=None)
+    access.clear()
+    with pytest.raises(TooManyTurns):
+        admit(alice, str(uuid.uuid4()), model)
+    assert idle() and Reservation.objects.count() == 1
