@@ -103,34 +103,36 @@ def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
     return {"thinking": thinking, "effort": effort}
 
 
-def _tree(conversation_id: Any) -> list[Turn]:
-    """The conversation's turns in creation order, with what planning needs of them.
-    Busy when one of them is running."""
+def _tree(conversation_id: Any) -> tuple[list[Turn], str]:
+    """The conversation's turns in creation order, with what planning needs of them,
+    and its system prompt, in one read. Busy when one of the turns is running."""
     # The consumer checked the conversation is the user's when the socket
     # connected; store_turn checks it again where it writes.
     key = Conversation._meta.pk.get_db_prep_value(conversation_id, connection)  # type: ignore[union-attr]
-    turns = list(Turn.objects.raw(_reads(connection.vendor)[0], [key]))
+    rows = list(Turn.objects.raw(_read(connection.vendor), [key]))
+    # A conversation without turns is one row of NULLs beside its prompt.
+    turns = [turn for turn in rows if turn.pk is not None]
     if any(t.status == Turn.Status.STREAMING for t in turns):
         raise Busy()
-    return turns
+    # raw() sets the column that is not a field as an attribute.
+    return turns, rows[0].conversation_prompt if rows else ""  # type: ignore[attr-defined]
 
 
 @functools.cache
-def _reads(vendor: str) -> tuple[str, str]:
-    """The two reads of every turn's start, written out once per database: its
-    conversation's turns (with what planning needs of them), and its system prompt.
-    Compiled by the ORM on each start they took a third of the plan's time
-    (tests/bench/person.py)."""
+def _read(vendor: str) -> str:
+    """Every turn's start reads its conversation's turns (with what planning needs of
+    them) and its system prompt: one statement, written out once per database.
+    Compiled by the ORM on each start, the two reads it was took a third of the
+    plan's time (tests/bench/person.py)."""
     q = connection.ops.quote_name
     fields = ("id", "parent_id", "index", "role", "status", "content", "model", "options")
-    tree = (
-        f"SELECT {', '.join(q(name) for name in fields)} FROM {q(Turn._meta.db_table)}"
-        f" WHERE {q('conversation_id')} = %s ORDER BY {q('index')}"
+    return (
+        f"SELECT {', '.join(f't.{q(name)}' for name in fields)},"
+        f" c.{q('system_prompt')} AS conversation_prompt"
+        f" FROM {q(Conversation._meta.db_table)} c"
+        f" LEFT JOIN {q(Turn._meta.db_table)} t ON t.{q('conversation_id')} = c.{q('id')}"
+        f" WHERE c.{q('id')} = %s ORDER BY t.{q('index')}"
     )
-    prompt = (
-        f"SELECT {q('system_prompt')} FROM {q(Conversation._meta.db_table)} WHERE {q('id')} = %s"
-    )
-    return tree, prompt
 
 
 def path_to(turns: list[Turn], turn_id: Any) -> list[Turn]:
@@ -177,7 +179,7 @@ def prepare_turn(
     resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
     check_quota(user)
-    turns = _tree(conversation_id)
+    turns, system_prompt = _tree(conversation_id)
     if parent is ACTIVE_BRANCH:
         parent_id = str(turns[-1].id) if turns else None
     elif parent is None:
@@ -194,6 +196,7 @@ def prepare_turn(
         resolved,
         options,
         context=[*path_to(turns, parent_id), user_turn],
+        system_prompt=system_prompt,
         index=turns[-1].index + 1 if turns else 0,
         user_turn_id=str(user_turn.id),
         user_content=content,
@@ -207,7 +210,7 @@ def prepare_regenerate(
 ) -> TurnPlan:
     """Another answer to the user turn that assistant turn `turn_id` answers: a
     sibling of it. The model and options default to that turn's."""
-    turns = _tree(conversation_id)
+    turns, system_prompt = _tree(conversation_id)
     answered = _assistant_turn(turns, turn_id)
     if model_ref is None:
         model_ref = answered.model
@@ -228,6 +231,7 @@ def prepare_regenerate(
         resolved,
         options,
         context=context,
+        system_prompt=system_prompt,
         index=turns[-1].index + 1,
         user_turn_id=str(context[-1].id),
     )
@@ -287,15 +291,6 @@ def prepare_api_turn(
     )
 
 
-def _system_prompt(conversation_id: Any) -> str:
-    # The consumer checked the conversation is the user's when the socket connected.
-    key = Conversation._meta.pk.get_db_prep_value(conversation_id, connection)  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        cursor.execute(_reads(connection.vendor)[1], [key])
-        found = cursor.fetchone()
-    return found[0] if found else ""
-
-
 def _plan(
     turn_id: str,
     conversation_id: Any,
@@ -304,6 +299,7 @@ def _plan(
     options: dict[str, Any],
     *,
     context: list[Turn],
+    system_prompt: str,
     index: int,
     user_turn_id: str,
     user_content: str | None = None,
@@ -311,7 +307,7 @@ def _plan(
     title: str = "",
 ) -> TurnPlan:
     model, provider = resolved.model, resolved.model.provider
-    system_prompt, hints = _system_prompt(conversation_id), ModelHints.of(model)
+    hints = ModelHints.of(model)
     return TurnPlan(
         turn_id=turn_id,
         user_turn_id=user_turn_id,

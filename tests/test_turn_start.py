@@ -55,11 +55,12 @@ def test_the_context_reads_no_reasoning(
         usage=None,
         timings=None,
     )
-    # The tree and the system prompt (the model is cached); the admission's BEGIN,
-    # row lock on the person (PostgreSQL; SQLite's BEGIN IMMEDIATE locks the file),
-    # count of running turns and reservation (accounts/admission.py).
-    locks = 1 if connection.features.has_select_for_update else 0
-    with django_assert_max_num_queries(6 + locks) as queries:
+    # The tree with the system prompt (the model is cached); the admission
+    # (accounts/admission.py): on SQLite its BEGIN, the count of running turns, the
+    # reservation and the COMMIT; on PostgreSQL the BEGIN with the row lock on the
+    # person and the count, then the reservation with the COMMIT.
+    admission = 2 if connection.vendor == "postgresql" else 4
+    with django_assert_max_num_queries(1 + admission) as queries:
         plan = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert all("reasoning_content" not in q["sql"] for q in queries.captured_queries)
     assert [m.content for m in plan.request.messages] == ["one", "public", "two"]
