@@ -254,6 +254,7 @@ def test_on_postgresql_an_admission_is_two_round_trips_and_a_refusal_ends_its_tr
     with connection.execute_wrapper(spy):
         admit(alice, str(uuid.uuid4()), model, tokens=10)
     assert len(sent) == 2 and sent[0].startswith("BEGIN;") and sent[1].endswith("COMMIT")
+    assert "synchronous_commit TO OFF" in sent[0]  # a reservation is not worth a flush
     assert idle() and Reservation.objects.count() == 1
 
     settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 2
