@@ -1,3 +1,4 @@
+import gc
 import os
 from typing import Any
 
@@ -42,3 +43,14 @@ application = ProtocolTypeRouter(
         "websocket": SiteOriginValidator(SocketPersonMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything made so far (Django, the apps, the URL and template machinery: about
+# 140,000 objects) lives as long as the process: kept out of the collector's sight,
+# a full collection walks only what came since, and those pauses stop every stream
+# at once (in the person bench's sweep, 200 streams, a full collection took 100-125
+# ms; with this 50-60 ms, and the token delay's p99 followed). A young generation of
+# 10,000 objects rather than 700: most of a stream's short-lived objects are freed
+# by their reference counts before a collection comes, and collections come a
+# tenth as often (tests/bench/person.py; docs/architecture.md).
+gc.freeze()
+gc.set_threshold(10_000, 10, 10)
