@@ -20,6 +20,8 @@ from django.db import connection, models, transaction
 
 from conversations.models import Conversation
 
+_TEXT = ("CharField", "TextField")
+
 
 @functools.cache
 def _insert(
@@ -38,9 +40,6 @@ def _insert(
     columns = ", ".join(q(field.column) for field in fields)  # type: ignore[arg-type]
     values = ", ".join([row] * rows)
     return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES {values}", fields
-
-
-_TEXT = ("CharField", "TextField")
 
 
 def _values(fields: tuple[Any, ...], objs: Sequence[models.Model]) -> list[Any]:
@@ -98,14 +97,12 @@ def insert_into_owned(
                 [*touch, *_values(fields, turns)],
             )
             return bool(cursor.rowcount)
-        with transaction.atomic():
-            sql, fields = _insert(connection.vendor, type(turns[0]), len(turns))
-            cursor.execute(sql, _values(fields, turns))
+        with transaction.atomic():  # in the same order: the turns only if it was touched
             cursor.execute(_touch(connection.vendor), touch)
             if cursor.rowcount != 1:
-                # Nothing is kept: the turns go with the transaction.
-                transaction.set_rollback(True)
                 return False
+            sql, fields = _insert(connection.vendor, type(turns[0]), len(turns))
+            cursor.execute(sql, _values(fields, turns))
             return True
 
 
