@@ -18,6 +18,7 @@ commits (signals, `m2m_changed` included); other processes see it within that ti
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -76,11 +77,15 @@ def teams_of_id(user_id: int) -> tuple[TeamInfo, ...]:
     with connection.cursor() as cursor:
         cursor.execute(_teams_statement(connection.vendor), [user_id])
         teams = tuple(TeamInfo(*row) for row in cursor.fetchall())
+    _keep(user_id, teams, now)
+    return teams
+
+
+def _keep(user_id: int, teams: tuple[TeamInfo, ...], now: float) -> None:
     with _lock:
         if len(_teams) >= _MAX_USERS:
             _teams.clear()
         _teams[user_id] = (now + settings.CHAT_MODEL_CACHE_SECONDS, teams)
-    return teams
 
 
 @functools.cache
@@ -95,6 +100,44 @@ def _teams_statement(vendor: str) -> str:
         f" FROM {q(Team._meta.db_table)} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')}"
         f" WHERE m.{q('user_id')} = %s ORDER BY t.{q('name')}, t.{q('id')}"
     )
+
+
+def teams_wanted(user: Any) -> bool:
+    """Does the next check of this person's access read their teams? A reader that
+    goes to the database anyway can bring them along (`teams_column`)."""
+    if user is None or not user.is_authenticated:
+        return False
+    with _lock:
+        hit = _teams.get(user.pk)
+    return hit is None or hit[0] <= time.monotonic()
+
+
+@functools.cache
+def teams_column(vendor: str) -> str:
+    """A person's teams (the user id its one parameter) as one JSON array of
+    [id, name, quota], ordered as `teams_of` orders them: a column another read
+    can carry, so that a turn's start reads its conversation and the person's teams
+    in one round trip (conversations/plans.py). PostgreSQL orders in the aggregate;
+    SQLite's json_group_array keeps the order of the rows it is given."""
+    q = connection.ops.quote_name
+    members = q(Team.members.through._meta.db_table)
+    team, user_id = q(Team._meta.db_table), q("user_id")
+    cols = f"t.{q('id')}, t.{q('name')}, t.{q('daily_token_quota')}"
+    joined = f"{team} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')} WHERE m.{user_id} = %s"
+    order = f"t.{q('name')}, t.{q('id')}"
+    if vendor == "postgresql":
+        return f"(SELECT json_agg(json_build_array({cols}) ORDER BY {order}) FROM {joined})"
+    return (
+        f"(SELECT json_group_array(json_array({q('id')}, {q('name')}, {q('daily_token_quota')}))"
+        f" FROM (SELECT {cols} FROM {joined} ORDER BY {order}))"
+    )
+
+
+def remember_teams(user_id: int, column: Any) -> None:
+    """Keep what `teams_column` read (JSON text, or already decoded) as this
+    process's copy of the person's teams, as `teams_of_id` would after its own read."""
+    rows = json.loads(column) if isinstance(column, str) else column or []
+    _keep(user_id, tuple(TeamInfo(*row) for row in rows), time.monotonic())
 
 
 def teams_of(user: Any) -> tuple[TeamInfo, ...]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import connection
 
+from accounts import access
 from accounts.admission import admit
 from accounts.quota import check_quota
 from conversations.catalog import Resolved, resolve_model
@@ -103,31 +104,40 @@ def resolve_options(model: ChatModel, options: Any) -> dict[str, Any]:
     return {"thinking": thinking, "effort": effort}
 
 
-def _tree(conversation_id: Any) -> tuple[list[Turn], str]:
+def _tree(conversation_id: Any, user: Any) -> tuple[list[Turn], str]:
     """The conversation's turns in creation order, with what planning needs of them,
-    and its system prompt, in one read. Busy when one of the turns is running."""
+    and its system prompt, in one read that brings the person's teams along when the
+    access checks that follow would read them (accounts/access.py). Busy when one of
+    the turns is running."""
     # The consumer checked the conversation is the user's when the socket
     # connected; store_turn checks it again where it writes.
     key = Conversation._meta.pk.get_db_prep_value(conversation_id, connection)  # type: ignore[union-attr]
-    rows = list(Turn.objects.raw(_read(connection.vendor), [key]))
+    teams = access.teams_wanted(user)
+    params = [user.pk, key] if teams else [key]
+    rows = list(Turn.objects.raw(_read(connection.vendor, teams), params))
+    if teams and rows:
+        access.remember_teams(user.pk, rows[0].person_teams)  # type: ignore[attr-defined]
     # A conversation without turns is one row of NULLs beside its prompt.
     turns = [turn for turn in rows if turn.pk is not None]
     if any(t.status == Turn.Status.STREAMING for t in turns):
         raise Busy()
-    # raw() sets the column that is not a field as an attribute.
+    # raw() sets the columns that are not fields as attributes.
     return turns, rows[0].conversation_prompt if rows else ""  # type: ignore[attr-defined]
 
 
 @functools.cache
-def _read(vendor: str) -> str:
+def _read(vendor: str, teams: bool) -> str:
     """Every turn's start reads its conversation's turns (with what planning needs of
-    them) and its system prompt: one statement, written out once per database.
-    Compiled by the ORM on each start, the two reads it was took a third of the
-    plan's time (tests/bench/person.py)."""
+    them) and its system prompt, and most starts the person's teams (a person's
+    turns are seldom within the teams' cache time of each other): one statement,
+    written out once per database. Compiled by the ORM on each start, the two reads
+    it was took a third of the plan's time, and each round trip is one the first
+    token waits for (tests/bench/person.py)."""
     q = connection.ops.quote_name
     fields = ("id", "parent_id", "index", "role", "status", "content", "model", "options")
+    person = f" {access.teams_column(vendor)} AS person_teams," if teams else ""
     return (
-        f"SELECT {', '.join(f't.{q(name)}' for name in fields)},"
+        f"SELECT{person} {', '.join(f't.{q(name)}' for name in fields)},"
         f" c.{q('system_prompt')} AS conversation_prompt"
         f" FROM {q(Conversation._meta.db_table)} c"
         f" LEFT JOIN {q(Turn._meta.db_table)} t ON t.{q('conversation_id')} = c.{q('id')}"
@@ -176,10 +186,10 @@ def prepare_turn(
     (accounts/admission.py): from then on it holds a reservation, which the runner
     gives back when the turn ends or cannot be stored.
     """
+    turns, system_prompt = _tree(conversation_id, user)
     resolved = resolve_model(model_ref, user)
     options = resolve_options(resolved.model, options)
     check_quota(user)
-    turns, system_prompt = _tree(conversation_id)
     if parent is ACTIVE_BRANCH:
         parent_id = str(turns[-1].id) if turns else None
     elif parent is None:
@@ -210,7 +220,7 @@ def prepare_regenerate(
 ) -> TurnPlan:
     """Another answer to the user turn that assistant turn `turn_id` answers: a
     sibling of it. The model and options default to that turn's."""
-    turns, system_prompt = _tree(conversation_id)
+    turns, system_prompt = _tree(conversation_id, user)
     answered = _assistant_turn(turns, turn_id)
     if model_ref is None:
         model_ref = answered.model

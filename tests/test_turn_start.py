@@ -10,11 +10,14 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts import access
+from accounts.teams import Team
 from conversations import actions, plans
 from conversations.errors import Busy, ClientError
 from conversations.live.runner import RUNNERS
 from conversations.models import Turn
 from providers.fake_upstream import chat_stream
+from providers.models import ChatModel
 from tests.helpers import collect_turn, connect, run_turn
 
 MODEL = "fake/fake-r1"
@@ -64,6 +67,39 @@ def test_the_context_reads_no_reasoning(
         plan = plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
     assert all("reasoning_content" not in q["sql"] for q in queries.captured_queries)
     assert [m.content for m in plan.request.messages] == ["one", "public", "two"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_reads_the_persons_teams_with_the_conversation(
+    alice, conversation, chat_provider, settings
+):
+    settings.CHAT_MAX_RUNNING_TURNS_PER_USER = 10  # the starts below are never stored
+    # Two teams with quotas, named so that their order is not their ids'; the second
+    # grants the model, so the access check needs them too.
+    zeta = Team.objects.create(name="Zeta", daily_token_quota=100_000)
+    alpha = Team.objects.create(name="Alpha", daily_token_quota=200_000)
+    for team in (zeta, alpha):
+        team.members.add(alice)
+    alpha.models.add(ChatModel.objects.get(model_id="fake-r1"))
+    plans.prepare_turn(conversation.id, alice, "warm", MODEL, None)  # every cache
+    with CaptureQueriesContext(connection) as warm:
+        plans.prepare_turn(conversation.id, alice, "one", MODEL, None)
+    access.clear()  # the grants and everyone's teams
+    with CaptureQueriesContext(connection) as cold:
+        plans.prepare_turn(conversation.id, alice, "two", MODEL, None)
+    assert len(cold) == len(warm) + 1  # the grants: the teams came with the tree
+    assert [(t.name, t.daily_token_quota) for t in access.teams_of(alice)] == [
+        ("Alpha", 200_000),
+        ("Zeta", 100_000),
+    ]
+
+    # A person in no team: an empty list, kept as such (no read of its own later).
+    alpha.members.remove(alice)
+    zeta.members.remove(alice)
+    alpha.models.clear()
+    access.clear()
+    plans.prepare_turn(conversation.id, alice, "three", MODEL, None)
+    assert access.cached_team_ids(alice.pk) == frozenset()
 
 
 @pytest.mark.django_db(transaction=True)
