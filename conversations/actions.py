@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts import access, admission, quota
@@ -340,11 +341,21 @@ def settle_claimed_turn(turn_id: str, reasoning: str, content: str, seq: int) ->
             )
 
 
-def conversation_for_user(user: Any, conversation_id: Any) -> Conversation | None:
+def conversation_for_user(
+    user: Any, conversation_id: Any, *, with_stale: bool = False
+) -> Conversation | None:
+    """`with_stale`: annotated `has_stale_turns`, whether one of its turns is running
+    past its lease (`claim_stale_turns` has work to do), read in the same statement."""
     try:
         uuid.UUID(str(conversation_id))
     except ValueError:
         return None
     # An API request's conversation is not a chat: its page, socket and JSON are 404s
     # (trace review reads it).
-    return Conversation.objects.for_user(user).chats().filter(id=conversation_id).first()
+    rows = Conversation.objects.for_user(user).chats().filter(id=conversation_id)
+    if with_stale:
+        stale = Turn.objects.running().filter(
+            conversation=OuterRef("pk"), lease_expires__lt=timezone.now()
+        )
+        rows = rows.annotate(has_stale_turns=Exists(stale))
+    return rows.first()

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -86,10 +87,13 @@ def parse_frame(text_data: str | None) -> dict[str, Any]:
 
 def _open(user: Any, raw_id: str) -> tuple[Any, list[Turn]]:
     """The person's conversation (None: not theirs) and its dead turns, claimed to be
-    settled: one database trip for the socket's connect."""
-    conversation = actions.conversation_for_user(user, raw_id)
+    settled: one database trip for the socket's connect, and one statement when no
+    turn of it has died (nearly always)."""
+    conversation = actions.conversation_for_user(user, raw_id, with_stale=True)
     if conversation is None:
         return None, []
+    if not conversation.has_stale_turns:  # type: ignore[attr-defined]
+        return conversation, []
     return conversation, actions.claim_stale_turns(conversation.id)
 
 
@@ -137,6 +141,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self._session_watch = oidc_sockets.watch(
             self.scope, lambda: self.close(code=oidc_sockets.SESSION_ENDED)
         )
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own closes the database connections of a worker thread it goes to
+        # and back for it, at every socket's close; as in `dispatch`, this consumer's
+        # database work is on run_db's threads, which keep their own connection.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
         if self._watchdog is not None:
