@@ -235,6 +235,9 @@ STORAGES = {
     },
 }
 
+# Django's database sessions, read with a statement written once (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+
 # Security. Production (DEBUG=0) is `check --deploy` clean with these.
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the chat page's JS reads it for JSON writes
