@@ -10,7 +10,8 @@ grants it to a team can try it without joining the team. Callers: the picker
 
 Both things this reads, the grants (which teams give which model) and a person's
 teams, are kept per process for CHAT_MODEL_CACHE_SECONDS like the catalogue: a
-turn start with both cached touches no table. A change to teams, their members or
+turn start with both cached touches no table, and one without the person's teams
+reads them in its read of the conversation (`teams_column`). A change to teams, their members or
 models, to models or providers, or to a user clears this process's copy when it
 commits (signals, `m2m_changed` included); other processes see it within that time.
 """
