@@ -11,9 +11,10 @@ grants it to a team can try it without joining the team. Callers: the picker
 Both things this reads, the grants (which teams give which model) and a person's
 teams, are kept per process for CHAT_MODEL_CACHE_SECONDS like the catalogue: a
 turn start with both cached touches no table, and one without the person's teams
-reads them in its read of the conversation (`teams_column`). A change to teams, their members or
-models, to models or providers, or to a user clears this process's copy when it
-commits (signals, `m2m_changed` included); other processes see it within that time.
+reads them in its read of the conversation (`teams_column`). A change to teams,
+their members or models, to models or providers, or to a user clears this
+process's copy when it commits (signals, `m2m_changed` included); other processes
+see it within that time.
 """
 
 from __future__ import annotations
@@ -94,12 +95,20 @@ def _teams_statement(vendor: str) -> str:
     """A person's teams, written out once per database: a person's turns are seldom
     within CHAT_MODEL_CACHE_SECONDS of each other, so most turn starts read them, and
     compiled by the ORM the read took longer than the round trip (tests/bench/person.py)."""
+    columns, source, order = _teams_parts()
+    return f"SELECT {columns} FROM {source} ORDER BY {order}"
+
+
+def _teams_parts() -> tuple[str, str, str]:
+    """The columns, the tables with the condition on the user id (the one
+    parameter), and the order of a person's teams."""
     q = connection.ops.quote_name
     members = q(Team.members.through._meta.db_table)
     return (
-        f"SELECT t.{q('id')}, t.{q('name')}, t.{q('daily_token_quota')}"
-        f" FROM {q(Team._meta.db_table)} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')}"
-        f" WHERE m.{q('user_id')} = %s ORDER BY t.{q('name')}, t.{q('id')}"
+        f"t.{q('id')}, t.{q('name')}, t.{q('daily_token_quota')}",
+        f"{q(Team._meta.db_table)} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')}"
+        f" WHERE m.{q('user_id')} = %s",
+        f"t.{q('name')}, t.{q('id')}",
     )
 
 
@@ -121,16 +130,13 @@ def teams_column(vendor: str) -> str:
     in one round trip (conversations/plans.py). PostgreSQL orders in the aggregate;
     SQLite's json_group_array keeps the order of the rows it is given."""
     q = connection.ops.quote_name
-    members = q(Team.members.through._meta.db_table)
-    team, user_id = q(Team._meta.db_table), q("user_id")
-    cols = f"t.{q('id')}, t.{q('name')}, t.{q('daily_token_quota')}"
-    joined = f"{team} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')} WHERE m.{user_id} = %s"
-    order = f"t.{q('name')}, t.{q('id')}"
+    columns, source, order = _teams_parts()
     if vendor == "postgresql":
-        return f"(SELECT json_agg(json_build_array({cols}) ORDER BY {order}) FROM {joined})"
+        return f"(SELECT json_agg(json_build_array({columns}) ORDER BY {order}) FROM {source})"
+    fields = ", ".join(q(name) for name in ("id", "name", "daily_token_quota"))
     return (
-        f"(SELECT json_group_array(json_array({q('id')}, {q('name')}, {q('daily_token_quota')}))"
-        f" FROM (SELECT {cols} FROM {joined} ORDER BY {order}))"
+        f"(SELECT json_group_array(json_array({fields}))"
+        f" FROM (SELECT {columns} FROM {source} ORDER BY {order}))"
     )
 
 
