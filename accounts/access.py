@@ -99,15 +99,16 @@ def _teams_statement(vendor: str) -> str:
     return f"SELECT {columns} FROM {source} ORDER BY {order}"
 
 
-def _teams_parts() -> tuple[str, str, str]:
-    """The columns, the tables with the condition on the user id (the one
-    parameter), and the order of a person's teams."""
+def _teams_parts(person: str = "%s") -> tuple[str, str, str]:
+    """The columns, the tables with the condition on the user id (`person`: the
+    statement's parameter, or a column of the query around it), and the order of a
+    person's teams."""
     q = connection.ops.quote_name
     members = q(Team.members.through._meta.db_table)
     return (
         f"t.{q('id')}, t.{q('name')}, t.{q('daily_token_quota')}",
         f"{q(Team._meta.db_table)} t JOIN {members} m ON m.{q('team_id')} = t.{q('id')}"
-        f" WHERE m.{q('user_id')} = %s",
+        f" WHERE m.{q('user_id')} = {person}",
         f"t.{q('name')}, t.{q('id')}",
     )
 
@@ -123,14 +124,16 @@ def teams_wanted(user: Any) -> bool:
 
 
 @functools.cache
-def teams_column(vendor: str) -> str:
-    """A person's teams (the user id its one parameter) as one JSON array of
-    [id, name, quota], ordered as `teams_of` orders them: a column another read
-    can carry, so that a turn's start reads its conversation and the person's teams
-    in one round trip (conversations/plans.py). PostgreSQL orders in the aggregate;
-    SQLite's json_group_array keeps the order of the rows it is given."""
+def teams_column(vendor: str, person: str = "%s") -> str:
+    """A person's teams as one JSON array of [id, name, quota], ordered as
+    `teams_of` orders them: a column another read can carry, so that a turn's start
+    reads its conversation and the person's teams in one round trip
+    (conversations/plans.py), and an API request its token, owner and teams
+    (accounts/tokens.py). `person`: the user id, the statement's parameter by
+    default, or a column of the query around it. PostgreSQL orders in the
+    aggregate; SQLite's json_group_array keeps the order of the rows it is given."""
     q = connection.ops.quote_name
-    columns, source, order = _teams_parts()
+    columns, source, order = _teams_parts(person)
     if vendor == "postgresql":
         return f"(SELECT json_agg(json_build_array({columns}) ORDER BY {order}) FROM {source})"
     fields = ", ".join(q(name) for name in ("id", "name", "daily_token_quota"))

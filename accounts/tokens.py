@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, throttle
+from accounts import access, audit, throttle
 
 PREFIX = "sk-"
 SHOWN_CHARS = 7  # "sk-" and four random characters: enough to tell tokens apart
@@ -166,6 +166,8 @@ def authenticate(secret: str) -> Authenticated | None:
         return None
     if not token["active"] or not user.is_active:
         return None
+    # The checks the request's plan makes next find the owner's teams at hand.
+    access.remember_teams(user.pk, user.__dict__.pop("owner_teams"))
     if token["stale"]:
         ApiToken.objects.filter(pk=token["id"]).update(last_used=now)
     return Authenticated(user, token["id"], token["name"])
@@ -173,13 +175,17 @@ def authenticate(secret: str) -> Authenticated | None:
 
 @functools.cache
 def _read(vendor: str) -> str:
-    """A token by its hash, with its owner: the read of every API request, written out
-    once per database (compiled by the ORM per request, the token and its owner took
-    longer than the rest of its plan: tests/bench/api.py). Whether the token is active
-    and its last use is older than LAST_USED_EVERY are decided by the database."""
+    """A token by its hash, with its owner and the owner's teams: the read of every
+    API request, written out once per database (compiled by the ORM per request, the
+    token and its owner took longer than the rest of its plan: tests/bench/api.py;
+    the teams are a round trip the plan would make at most requests). Whether the
+    token is active and its last use is older than LAST_USED_EVERY are decided by
+    the database."""
     q, people, tokens = connection.ops.quote_name, get_user_model()._meta, ApiToken._meta
+    owner = f"u.{q(people.pk.column)}"  # type: ignore[union-attr,arg-type]
     return (
-        f"SELECT u.*, t.{q('id')} AS token_id, t.{q('name')} AS token_name,"
+        f"SELECT u.*, {access.teams_column(vendor, owner)} AS owner_teams,"
+        f" t.{q('id')} AS token_id, t.{q('name')} AS token_name,"
         f" t.{q('secret_hash')} AS token_hash,"
         f" (t.{q('revoked')} IS NULL AND (t.{q('expires')} IS NULL OR t.{q('expires')} > %s))"
         " AS token_active,"

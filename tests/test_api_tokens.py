@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import access
 from accounts.audit import AuditEntry
 from accounts.teams import Team
 from accounts.tokens import ApiToken, authenticate, create_token
@@ -82,6 +85,21 @@ def test_expired_tokens_and_inactive_owners_are_refused(alice: Any) -> None:
     alice.save()
     assert authenticate(other) is None
     assert authenticate("sk-unknown") is None and authenticate("not-sk") is None
+
+
+def test_a_token_is_read_with_its_owner_and_the_owners_teams(alice: Any) -> None:
+    for name, quota in (("Zeta", 1000), ("Alpha", None)):
+        Team.objects.create(name=name, daily_token_quota=quota).members.add(alice)
+    secret = create_token(alice, "laptop", actor=None, via="test")[1]
+    ApiToken.objects.update(last_used=timezone.now())  # no write of its last use
+    access.clear()
+    with CaptureQueriesContext(connection) as queries:
+        found = authenticate(secret)
+    assert found is not None and found.user == alice and len(queries) == 1
+    with CaptureQueriesContext(connection) as queries:  # the plan's checks: at hand
+        teams = access.teams_of(alice)
+    assert [(t.name, t.daily_token_quota) for t in teams] == [("Alpha", None), ("Zeta", 1000)]
+    assert len(queries) == 0
 
 
 def test_another_persons_token_is_404(alice: Any, bob: Any) -> None:
