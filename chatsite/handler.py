@@ -5,10 +5,12 @@ Django's own ASGI handler runs every synchronous middleware's request and respon
 halves through `sync_to_async`, so the site's ten middlewares cost about twenty
 trips between the event loop and a worker per request, and each request gets a new
 worker thread (Django's `ThreadSensitiveContext`) and so a new database
-connection. Starting a new chat (`POST /api/conversations/`) took 5.7 ms of CPU,
-4.0 with this handler (tests/bench/person.py). Here the synchronous chain makes one
-trip, to one of SITE_THREADS long-lived threads that keep their database connection
-the way the chat's own database threads do (conversations/live/db.py). Static files
+connection. Here the synchronous chain makes one trip, to one of SITE_THREADS
+long-lived threads that keep their database connection the way the chat's own
+database threads do (conversations/live/db.py), and the request signals none
+(`LoopHandler`). Starting a new chat (`POST /api/conversations/`) took 5.7 ms of
+CPU in daphne with Django's handler, about 4.2 with this one (tests/bench/person.py,
+docs/architecture.md). Static files
 are answered on the loop, before it (chatsite/middleware.py). The OpenAI-compatible
 API has a handler of its own (conversations/openai_api/handler.py), and its chat
 completions are a plain ASGI app (conversations/openai_api/completions.py).
