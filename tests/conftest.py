@@ -33,9 +33,13 @@ def require_service(name: str, host: str, port: int) -> None:
 def fresh_channel_layer() -> Iterator[None]:
     """Each test runs on its own event loop; channels_redis keeps asyncio locks and
     connections bound to the loop that first used them, so each test gets its own layer.
-    The chat's database threads keep connections: closed after each test, so the
-    test database can be flushed and, at the end, dropped."""
+    The chat's database threads keep connections, and so does asgiref's one shared
+    thread, where async tests' `database_sync_to_async` calls run: closed after each
+    test, so the test database can be flushed and, at the end, dropped (PostgreSQL
+    refuses while a session is open on it)."""
+    from asgiref.sync import SyncToAsync
     from channels.layers import channel_layers
+    from django.db import connections
 
     from conversations.live import db
 
@@ -43,6 +47,7 @@ def fresh_channel_layer() -> Iterator[None]:
     yield
     channel_layers.backends.clear()
     db.close_all()
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture(autouse=True)
