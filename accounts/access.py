@@ -72,15 +72,21 @@ def _grants_map() -> dict[str, frozenset[int]]:
 def teams_of_id(user_id: int) -> tuple[TeamInfo, ...]:
     """The teams the user is a member of, ordered by name."""
     now = time.monotonic()
-    with _lock:
-        hit = _teams.get(user_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    hit = _cached_teams(user_id, now)
+    if hit is not None:
+        return hit
     with connection.cursor() as cursor:
         cursor.execute(_teams_statement(connection.vendor), [user_id])
         teams = tuple(TeamInfo(*row) for row in cursor.fetchall())
     _keep(user_id, teams, now)
     return teams
+
+
+def _cached_teams(user_id: int, now: float) -> tuple[TeamInfo, ...] | None:
+    """This process's copy of the user's teams, None when it has none or it expired."""
+    with _lock:
+        hit = _teams.get(user_id)
+    return hit[1] if hit is not None and hit[0] > now else None
 
 
 def _keep(user_id: int, teams: tuple[TeamInfo, ...], now: float) -> None:
@@ -118,9 +124,7 @@ def teams_wanted(user: Any) -> bool:
     goes to the database anyway can bring them along (`teams_column`)."""
     if user is None or not user.is_authenticated:
         return False
-    with _lock:
-        hit = _teams.get(user.pk)
-    return hit is None or hit[0] <= time.monotonic()
+    return _cached_teams(user.pk, time.monotonic()) is None
 
 
 @functools.cache
@@ -158,11 +162,8 @@ def teams_of(user: Any) -> tuple[TeamInfo, ...]:
 
 def cached_team_ids(user_id: int) -> frozenset[int] | None:
     """The user's team ids if this process has them at hand (no query), else None."""
-    with _lock:
-        hit = _teams.get(user_id)
-    if hit is None or hit[0] <= time.monotonic():
-        return None
-    return frozenset(t.id for t in hit[1])
+    teams = _cached_teams(user_id, time.monotonic())
+    return None if teams is None else frozenset(t.id for t in teams)
 
 
 def _allowed(user_id: int, ref: str) -> bool:
