@@ -240,6 +240,74 @@ async def test_chat_cut_connection_keeps_earlier_deltas(
     assert "closed before the answer was complete" in error.message
 
 
+def held(fake: FakeUpstream, http: aiohttp.ClientSession, hold: float, reads: list[float]):
+    """A chat client whose reader asks for `hold` seconds after each read (and counts them)."""
+
+    def read_hold() -> float:
+        reads.append(hold)
+        return hold
+
+    return ChatCompletionsClient(ClientConfig(fake.base_url, KEY, read_hold=read_hold), http)
+
+
+async def test_a_held_read_takes_what_the_provider_sent_meanwhile_at_once(
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    """Tokens sent each in its own packet, 10 ms apart: a reader that holds for 60 ms
+    after a read gets them a few reads at a time, each whole and in order."""
+    reasoning, content = [f"r{i} " for i in range(12)], [f"c{i} " for i in range(12)]
+    fake_upstream.enqueue(chat_stream(reasoning, content, delay=0.01))
+    fake_upstream.enqueue(chat_stream(reasoning, content, delay=0.01))
+    as_sent: list[float] = []
+    events = await collect(held(fake_upstream, http, 0.0, as_sent))
+    gathered: list[float] = []
+    events_held = await collect(held(fake_upstream, http, 0.06, gathered))
+    assert texts(events_held) == texts(events) == ("".join(reasoning), "".join(content))
+    assert ends(events_held) == ends(events)
+    # 0.25 s of tokens: one read per packet as sent, about one per 60 ms held.
+    assert len(as_sent) >= 20
+    assert len(gathered) <= 8
+
+
+async def test_a_held_connection_goes_back_to_the_pool_reading(
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    """The next request on a kept-alive connection is not left waiting for a hold."""
+    for done in (True, False):  # the end read before the hold, or after it
+        fake_upstream.enqueue(chat_stream(["a"], ["b"], done=done), chat_stream(["x"], ["y"]))
+        assert texts(await collect(held(fake_upstream, http, 0.6, []))) == ("a", "b")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert texts(await collect(chat(fake_upstream, http))) == ("x", "y")
+        assert loop.time() - started < 0.3
+
+
+def test_a_held_read_on_uvloop(fake_upstream: FakeUpstream) -> None:
+    """Daphne runs on uvloop, whose transports are not asyncio's classes."""
+    import uvloop
+
+    tokens = [f"t{i} " for i in range(20)]
+    fake_upstream.enqueue(chat_stream(tokens, ["ok"], delay=0.01))
+    reads: list[float] = []
+
+    async def read() -> list[Event]:
+        async with new_session(idle_timeout=5.0) as session:
+            return await collect(held(fake_upstream, session, 0.06, reads))
+
+    events = uvloop.run(read())
+    assert texts(events) == ("".join(tokens), "ok")
+    assert len(reads) <= 8
+
+
+async def test_a_cut_while_reads_are_held_is_still_a_cut(
+    fake_upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    fake_upstream.enqueue(chat_stream(["a", "b"], ["c", "d"], cut_after=3, delay=0.01))
+    events, error = await collect_until_error(held(fake_upstream, http, 0.05, []))
+    assert events == [ReasoningDelta("a"), ReasoningDelta("b"), ContentDelta("c")]
+    assert isinstance(error, StreamCut)
+
+
 async def test_chat_cut_inside_think_flushes_what_was_received(
     fake_upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:

@@ -8,6 +8,8 @@ import time
 import pytest
 
 from conversations.live.pacing import BUSY, SATURATED, Pacer, get_pacer
+from conversations.live.pump import READ_AHEAD, READ_HOLD_MAX, EventPump
+from conversations.live.turnlog import Event
 from providers.fake_upstream import chat_stream
 from tests.helpers import run_turn
 
@@ -108,3 +110,71 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
     assert in_flight["max"] == 1
     assert len(deltas) <= 6  # 0.4 s of tokens in batches of 0.2 s
     assert in_flight["flushes"] <= 10  # not one waiting task per token
+
+
+class Pump(EventPump):
+    def __init__(self) -> None:
+        self.turn_id = self.conversation_id = "t"
+        self.pacer = Pacer()
+        self._init_pump()
+        self._open.set()
+        self.sent: list[Event] = []
+
+    async def _hand_out(self, events: list[Event]) -> asyncio.Future[None]:
+        self.sent += events
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+@pytest.mark.asyncio
+async def test_the_upstream_is_read_once_per_window(settings):
+    """After a read, the provider's next bytes may wait unread until just before the
+    window's flush: the first token is read as it comes, coalescing off reads every
+    packet, and no hold outlasts READ_HOLD_MAX (a first answer token waits that long)."""
+    settings.CHAT_COALESCE_SECONDS = 0.02
+    settings.CHAT_COALESCE_MAX_SECONDS = 0.02
+    pump = Pump()
+    assert pump.read_hold() == 0  # nothing yet: the first token goes at once
+    pump._delta("reasoning", "a")  # the first: flushed at once, a window starts
+    assert pump.read_hold() == pytest.approx(0.02 - READ_AHEAD, abs=0.003)
+    for _ in range(3):  # the flush
+        await asyncio.sleep(0)
+    assert [e["text"] for e in pump.sent] == ["a"]
+    pump._delta("reasoning", "b")  # within the window: waits for its flush
+    assert pump._flush_delayed
+    assert 0 < pump.read_hold() <= 0.02 - READ_AHEAD
+    settings.CHAT_COALESCE_SECONDS = 0
+    assert pump.read_hold() == 0
+    pump._flush_handle.cancel()
+    settings.CHAT_COALESCE_SECONDS = settings.CHAT_COALESCE_MAX_SECONDS = 2.0
+    wide = Pump()
+    wide._delta("content", "x")
+    assert wide.read_hold() == READ_HOLD_MAX
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_turn_reads_its_upstream_held(
+    ws_for, alice, conversation, chat_provider, fake_upstream, settings, monkeypatch
+):
+    """The runner gives its client the window's hold: fewer reads than tokens, every
+    token in the frames."""
+    from conversations.live.runner import TurnRunner
+
+    settings.CHAT_COALESCE_SECONDS = 0.05
+    holds: list[float] = []
+    real = TurnRunner.read_hold
+
+    def counted(self):
+        holds.append(real(self))
+        return holds[-1]
+
+    monkeypatch.setattr(TurnRunner, "read_hold", counted)
+    tokens = [f"r{i} " for i in range(30)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
+    frames, _turn = await run_turn(ws_for, alice, conversation, within=15)
+    deltas = [f for f in frames if f["type"] == "reasoning.delta"]
+    assert "".join(f["text"] for f in deltas) == "".join(tokens)
+    assert any(hold > 0 for hold in holds)
+    assert len(holds) < len(tokens) / 2  # 0.3 s of tokens read about every 30 ms

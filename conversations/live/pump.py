@@ -22,6 +22,14 @@ from conversations.live.turnlog import Event
 
 logger = logging.getLogger(__name__)
 
+# The upstream's bytes are read this long before the window's flush, which then
+# sends them at once (read_hold).
+READ_AHEAD = 0.002
+# The longest they wait unread. A first answer token is not held by the window, but
+# may be by this: no longer than a busy process's window holds every token (0.07 s
+# by default), which nobody notices.
+READ_HOLD_MAX = 0.07
+
 
 class EventPump:
     turn_id: str
@@ -41,6 +49,7 @@ class EventPump:
         self.got_delta = False
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
+        self._flush_due = 0.0  # when it does
         self._flusher: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
         self._flush_again = False  # deltas came while it ran: it flushes once more
         self._publish_lock = asyncio.Lock()
@@ -68,6 +77,19 @@ class EventPump:
             self.pending.append((kind, [text]))
         self._schedule_flush(now, urgent)
 
+    def read_hold(self) -> float:
+        """Seconds the upstream's next bytes may wait unread: until just before the
+        window's flush, where their tokens would wait anyway."""
+        window = self.pacer.window()
+        if window <= 0 or not self.got_delta:
+            return 0.0  # the first token, or coalescing off: read as it comes
+        now = time.monotonic()
+        if self._flush_handle is not None:
+            due = self._flush_due if self._flush_delayed else now + window
+        else:
+            due = self._last_flush + window
+        return min(due - READ_AHEAD - now, READ_HOLD_MAX)
+
     def _queue_references(self, items: list[dict[str, Any]]) -> None:
         """A bot's sources: one `turn.references` event, in order with the deltas, at
         once. A later list (another key's attempt, a repeat) is dropped."""
@@ -86,8 +108,10 @@ class EventPump:
             # tokens, slow streams); within the window, deltas wait and merge.
             delay = self._last_flush + self.pacer.window() - now
             loop = asyncio.get_running_loop()
-            self._flush_delayed = delay > 0 and not urgent
+            # A flush due within READ_AHEAD goes now: the held bytes were read for it.
+            self._flush_delayed = delay > READ_AHEAD and not urgent
             if self._flush_delayed:
+                self._flush_due = now + delay
                 self._flush_handle = loop.call_later(delay, self._flush_soon)
             else:
                 self._flush_handle = loop.call_soon(self._flush_soon)

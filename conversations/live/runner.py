@@ -220,7 +220,8 @@ class TurnRunner(EventPump):
             key = self.key = failover.key
             self.attempts += 1
             client = client_for(
-                plan.style, ClientConfig(base_url=plan.base_url, api_key=key.secret)
+                plan.style,
+                ClientConfig(base_url=plan.base_url, api_key=key.secret, read_hold=self.read_hold),
             )
             try:
                 # The offline demo writes in the person's language (gettext).

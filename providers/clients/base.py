@@ -4,7 +4,7 @@ request it sends. The vocabulary it speaks (requests, events, errors) is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -16,6 +16,9 @@ from providers.wire import Event, StreamRequest
 class ClientConfig:
     base_url: str
     api_key: str = field(repr=False, default="")
+    # Asked after each read of a streamed answer: seconds its next bytes may wait in
+    # the kernel (the reader's coalescing window: providers/clients/streaming.py).
+    read_hold: Callable[[], float] | None = field(repr=False, default=None)
 
 
 class BaseClient:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -51,7 +52,15 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
                     retry_after=response.headers.get("Retry-After"),
                 )
             answered = True
-            yield response.content.iter_any()
+            hold = client.config.read_hold
+            if hold is None:
+                yield response.content.iter_any()
+            else:
+                reader = _HeldReader(response, hold)
+                try:
+                    yield reader.chunks()
+                finally:
+                    reader.resume()
     except aiohttp.ConnectionTimeoutError as exc:
         raise ConnectFailed(
             client.scrub(f"Could not connect to the provider: timed out ({exc})")
@@ -79,6 +88,49 @@ async def open_stream(client: BaseClient, payload: dict[str, Any]) -> AsyncItera
         raise ProviderError(
             client.scrub(f"Could not read the provider's answer: {exc}"), plain=UNREADABLE
         ) from exc
+
+
+class _HeldReader:
+    """The body, read at most once per `hold()` seconds while the reader wants so.
+
+    A provider sends each token in its own packet, and every packet read is a wake of
+    the event loop, a `recv` and aiohttp's parsing. A reader that gathers tokens for a
+    window anyway loses nothing if they wait in the kernel meanwhile and are then read
+    at once (conversations/live/pump.py asks for that).
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, hold: Callable[[], float]) -> None:
+        self.response = response
+        self.hold = hold
+        self._paused: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def chunks(self) -> Body:
+        async for chunk in self.response.content.iter_any():
+            yield chunk
+            wait = self.hold()
+            if wait > 0 and self._paused is None:
+                self._pause(wait)
+
+    def _pause(self, wait: float) -> None:
+        connection = self.response.connection
+        transport = connection.transport if connection is not None else None
+        # Not a closed transport, nor one aiohttp has paused (a full buffer): it
+        # resumes those itself.
+        if transport is None or transport.is_closing() or not transport.is_reading():
+            return
+        transport.pause_reading()
+        self._paused = transport
+        self._timer = asyncio.get_running_loop().call_later(wait, self.resume)
+
+    def resume(self) -> None:
+        """Read again; also when the response ends, so no pooled connection stays paused."""
+        transport, self._paused = self._paused, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
 
 def parse_chunk(client: BaseClient, data: str) -> Any:
