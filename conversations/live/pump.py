@@ -29,6 +29,9 @@ READ_AHEAD = 0.002
 # may be by this: no longer than a busy process's window holds every token (0.07 s
 # by default), which nobody notices.
 READ_HOLD_MAX = 0.07
+# A hold costs a timer and two changes to what the loop polls: it pays only when the
+# provider sends this many packets or more meanwhile (tests/bench/person.py).
+READ_HOLD_GATHERS = 3
 
 
 class EventPump:
@@ -47,6 +50,8 @@ class EventPump:
         self._references_queued = False  # only a turn's first references are kept
         self._references_saver: asyncio.Task[None] | None = None
         self.got_delta = False
+        self._deltas = 0
+        self._first_delta = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
         self._flush_due = 0.0  # when it does
@@ -70,7 +75,10 @@ class EventPump:
         if kind == "content" and self._first_content is None:
             self._first_content = now
             urgent = True
+        if not self.got_delta:
+            self._first_delta = now
         self.got_delta = True
+        self._deltas += 1
         if self.pending and self.pending[-1][0] == kind:
             self.pending[-1][1].append(text)
         else:
@@ -79,16 +87,19 @@ class EventPump:
 
     def read_hold(self) -> float:
         """Seconds the upstream's next bytes may wait unread: until just before the
-        window's flush, where their tokens would wait anyway."""
+        window's flush, where their tokens would wait anyway, if the provider sends
+        fast enough for that to gather several (0: read as they come)."""
         window = self.pacer.window()
-        if window <= 0 or not self.got_delta:
-            return 0.0  # the first token, or coalescing off: read as it comes
+        if window <= 0 or self._deltas < READ_HOLD_GATHERS:
+            return 0.0  # coalescing off, or too early to know the provider's pace
         now = time.monotonic()
         if self._flush_handle is not None:
             due = self._flush_due if self._flush_delayed else now + window
         else:
             due = self._last_flush + window
-        return min(due - READ_AHEAD - now, READ_HOLD_MAX)
+        hold = min(due - READ_AHEAD - now, READ_HOLD_MAX)
+        pace = (now - self._first_delta) / (self._deltas - 1)  # seconds between deltas
+        return hold if hold >= READ_HOLD_GATHERS * pace else 0.0
 
     def _queue_references(self, items: list[dict[str, Any]]) -> None:
         """A bot's sources: one `turn.references` event, in order with the deltas, at
@@ -108,8 +119,9 @@ class EventPump:
             # tokens, slow streams); within the window, deltas wait and merge.
             delay = self._last_flush + self.pacer.window() - now
             loop = asyncio.get_running_loop()
-            # A flush due within READ_AHEAD goes now: the held bytes were read for it.
-            self._flush_delayed = delay > READ_AHEAD and not urgent
+            # A flush due about READ_AHEAD from now goes now: the held bytes were read
+            # for it (twice as long: uvloop's timers keep whole milliseconds).
+            self._flush_delayed = delay > 2 * READ_AHEAD and not urgent
             if self._flush_delayed:
                 self._flush_due = now + delay
                 self._flush_handle = loop.call_later(delay, self._flush_soon)
