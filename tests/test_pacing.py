@@ -45,6 +45,16 @@ async def test_the_probe_measures_a_busy_loop():
     assert pacer.cpu == 0  # the probe stopped with its last user
 
 
+async def _forty_tokens(ws_for, alice, conversation, fake_upstream) -> list[dict]:
+    """A turn of 40 reasoning tokens 10 ms apart: its reasoning frames, checked whole."""
+    tokens = [f"r{i} " for i in range(40)]
+    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
+    frames, _turn = await run_turn(ws_for, alice, conversation, within=15)
+    deltas = [f for f in frames if f["type"] == "reasoning.delta"]
+    assert "".join(f["text"] for f in deltas) == "".join(tokens)
+    return deltas
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_a_busy_process_sends_fewer_wider_frames(
@@ -102,11 +112,7 @@ async def test_a_slow_publish_gathers_what_arrives_meanwhile(
         return asyncio.ensure_future(later())
 
     monkeypatch.setattr(Fanout, "hand_out", slow)
-    tokens = [f"r{i} " for i in range(40)]
-    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
-    frames, _turn = await run_turn(ws_for, alice, conversation, within=15)
-    deltas = [f for f in frames if f["type"] == "reasoning.delta"]
-    assert "".join(f["text"] for f in deltas) == "".join(tokens)
+    deltas = await _forty_tokens(ws_for, alice, conversation, fake_upstream)
     assert in_flight["max"] == 1
     assert len(deltas) <= 6  # 0.4 s of tokens in batches of 0.2 s
     assert in_flight["flushes"] <= 10  # not one waiting task per token
@@ -178,12 +184,8 @@ async def test_a_turn_reads_its_upstream_held(
         return holds[-1]
 
     monkeypatch.setattr(TurnRunner, "read_hold", counted)
-    tokens = [f"r{i} " for i in range(40)]
-    fake_upstream.enqueue(chat_stream(reasoning=tokens, content=["ok"], delay=0.01))
-    frames, _turn = await run_turn(ws_for, alice, conversation, within=15)
-    deltas = [f for f in frames if f["type"] == "reasoning.delta"]
-    assert "".join(f["text"] for f in deltas) == "".join(tokens)
+    await _forty_tokens(ws_for, alice, conversation, fake_upstream)
     assert any(hold > 0 for hold in holds)
     # 0.4 s of tokens: the first few read one by one, then one or two reads a window,
     # where each token would be a read of its own.
-    assert len(holds) < len(tokens) * 3 / 4
+    assert len(holds) < 40 * 3 / 4
