@@ -265,7 +265,7 @@ async def test_a_held_read_takes_what_the_provider_sent_meanwhile_at_once(
     assert texts(events_held) == texts(events) == ("".join(reasoning), "".join(content))
     assert ends(events_held) == ends(events)
     # 0.25 s of tokens: one read per packet as sent, about one per 60 ms held.
-    assert len(as_sent) >= 20
+    assert len(as_sent) >= 16
     assert len(gathered) <= 8
 
 

@@ -50,7 +50,7 @@ class EventPump:
         self._references_queued = False  # only a turn's first references are kept
         self._references_saver: asyncio.Task[None] | None = None
         self.got_delta = False
-        self._deltas = 0
+        self._deltas = 0  # read from the provider, and when the first came: its pace
         self._first_delta = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._flush_delayed = False  # the handle waits for the window (not call_soon)
