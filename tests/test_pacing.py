@@ -30,19 +30,28 @@ def test_the_window_follows_the_load(settings):
 
 
 @pytest.mark.asyncio
-async def test_the_probe_measures_a_busy_loop():
+async def test_the_probe_measures_a_busy_loop(settings):
+    """Measured as runners ask for the window, with no timer of its own."""
+    settings.CHAT_COALESCE_SECONDS = 0.03
     pacer = Pacer()
+    pacer.window()
+    assert pacer.cpu == 0  # nobody runs a turn: nothing measured
     pacer.join()
     try:
         end = time.monotonic() + 0.6
         while time.monotonic() < end:  # the loop's thread burns its core
             sum(range(1000))
+            pacer.window()  # a runner's delta
             await asyncio.sleep(0)
         assert pacer.cpu > BUSY
+        busy = pacer.cpu
+        await asyncio.sleep(0.3)  # idle, and nobody asks: nothing measured meanwhile
+        assert pacer.cpu == busy
+        pacer.window()
+        assert pacer.cpu < busy  # the idle time counts at the next ask
     finally:
         pacer.leave()
-    await asyncio.sleep(0.15)
-    assert pacer.cpu == 0  # the probe stopped with its last user
+    assert pacer.cpu == 0  # reset with its last user
 
 
 async def _forty_tokens(ws_for, alice, conversation, fake_upstream) -> list[dict]:

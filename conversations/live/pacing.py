@@ -11,13 +11,14 @@ The load signal is the process's CPU use, measured every PROBE seconds and
 smoothed: the event loop runs on one core at most (the GIL), so this is how close
 it is to falling behind. Below BUSY the window is CHAT_COALESCE_SECONDS; from BUSY
 to SATURATED it widens linearly to CHAT_COALESCE_MAX_SECONDS. (The loop's lag
-was tried first: it stays small until the loop is already saturated.) The probe
-runs only while turns run.
+was tried first: it stays small until the loop is already saturated.) It is
+measured while turns run, when a runner asks for the window and PROBE has passed
+since the last time: a timer of its own woke the loop ten times a second, and a
+wake-up costs a process more CPU than the measure (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from django.conf import settings
@@ -34,35 +35,39 @@ class Pacer:
     def __init__(self) -> None:
         self.cpu = 0.0  # smoothed cores used by this process
         self.users = 0
-        self._task: asyncio.Task[None] | None = None
+        self._wall = 0.0  # when CPU use was last measured, and the CPU time then
+        self._cpu_time = 0.0
 
     def window(self) -> float:
         base = settings.CHAT_COALESCE_SECONDS
         if base <= 0:
             return 0.0  # coalescing off (tests, the bench's comparison)
+        if self.users > 0:
+            self._probe()
         widest = max(base, settings.CHAT_COALESCE_MAX_SECONDS)
         load = min(1.0, max(0.0, (self.cpu - BUSY) / (SATURATED - BUSY)))
         return base + load * (widest - base)
 
     def join(self) -> None:
+        if self.users == 0:
+            self._wall, self._cpu_time = time.monotonic(), time.process_time()
         self.users += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._probe(), name="pacer-probe")
 
     def leave(self) -> None:
         self.users -= 1
+        if self.users == 0:
+            self.cpu = 0.0
 
     def sample(self, cores: float) -> None:
         self.cpu += SMOOTHING * (cores - self.cpu)
 
-    async def _probe(self) -> None:
-        wall, cpu = time.monotonic(), time.process_time()
-        while self.users > 0:
-            await asyncio.sleep(PROBE)
-            now_wall, now_cpu = time.monotonic(), time.process_time()
-            self.sample((now_cpu - cpu) / max(now_wall - wall, 1e-3))
-            wall, cpu = now_wall, now_cpu
-        self.cpu = 0.0
+    def _probe(self) -> None:
+        wall = time.monotonic()
+        if wall - self._wall < PROBE:
+            return
+        cpu_time = time.process_time()
+        self.sample((cpu_time - self._cpu_time) / (wall - self._wall))
+        self._wall, self._cpu_time = wall, cpu_time
 
 
 # The running event loop's pacer.
