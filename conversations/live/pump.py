@@ -49,7 +49,6 @@ class EventPump:
         self.references: list[dict[str, Any]] | None = None  # as published
         self._references_queued = False  # only a turn's first references are kept
         self._references_saver: asyncio.Task[None] | None = None
-        self.got_delta = False
         self._deltas = 0  # read from the provider, and when the first came: its pace
         self._first_delta = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
@@ -75,15 +74,19 @@ class EventPump:
         if kind == "content" and self._first_content is None:
             self._first_content = now
             urgent = True
-        if not self.got_delta:
+        if not self._deltas:
             self._first_delta = now
-        self.got_delta = True
         self._deltas += 1
         if self.pending and self.pending[-1][0] == kind:
             self.pending[-1][1].append(text)
         else:
             self.pending.append((kind, [text]))
         self._schedule_flush(now, urgent)
+
+    @property
+    def got_delta(self) -> bool:
+        """Whether a token came (after it, no retry: conversations/live/failover.py)."""
+        return self._deltas > 0
 
     def read_hold(self) -> float:
         """Seconds the upstream's next bytes may wait unread: until just before the
